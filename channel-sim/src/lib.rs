@@ -1,0 +1,95 @@
+//! channel-sim: the channel-impairment proxy between sender and receiver. It
+//! terminates QUIC (mutual TLS) on both sides, applies the channel model to every
+//! symbol frame (AWGN at a configured Es/N0 for now), and exposes a gRPC control
+//! API to read and change the channel while it runs. A change applies to the
+//! transmissions that start after it, so each transmission sees one channel.
+
+mod api;
+pub mod config;
+mod relay;
+mod state;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use semcom_net::Fingerprint;
+use semcom_proto::v1::channel_control_server::ChannelControlServer;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::TcpListenerStream;
+
+pub use config::{ChannelModelConfig, ChannelSimConfig};
+
+pub struct RunningChannelSim {
+    pub quic_addr: SocketAddr,
+    pub control_addr: SocketAddr,
+    pub fingerprint: Fingerprint,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<Result<()>>,
+}
+
+impl RunningChannelSim {
+    pub async fn shutdown(mut self) -> Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.task.await.context("channel-sim task")?
+    }
+}
+
+pub async fn start(cfg: ChannelSimConfig) -> Result<RunningChannelSim> {
+    std::fs::create_dir_all(&cfg.data_dir)
+        .with_context(|| format!("creating data directory {}", cfg.data_dir.display()))?;
+    let identity = cfg.identity.load(&cfg.data_dir, &cfg.node_name).context("loading identity")?;
+    let fingerprint = identity.fingerprint();
+    let trust = cfg.trust.to_peer_trust().context("trust configuration")?;
+    // Validate the channel before accepting anything.
+    semcom_phy::channel::Awgn::from_snr_db(cfg.channel.snr_db).context("channel.snr_db")?;
+
+    let server = semcom_net::server_endpoint(cfg.listen, &identity, &trust).context("QUIC server endpoint")?;
+    let quic_addr = server.local_addr()?;
+    let unspecified: SocketAddr =
+        if cfg.upstream.is_ipv6() { "[::]:0".parse()? } else { "0.0.0.0:0".parse()? };
+    let client = semcom_net::client_endpoint(unspecified, &identity, &trust).context("QUIC client endpoint")?;
+    let listener = tokio::net::TcpListener::bind(cfg.control_listen)
+        .await
+        .with_context(|| format!("binding control API on {}", cfg.control_listen))?;
+    let control_addr = listener.local_addr()?;
+
+    let shared = state::Shared::new(cfg.channel.clone());
+    let upstream = Arc::new(relay::Upstream {
+        endpoint: client.clone(),
+        addr: cfg.upstream,
+        server_name: cfg.upstream_name.clone(),
+    });
+    let (health_reporter, health) = tonic_health::server::health_reporter();
+    health_reporter.set_serving::<ChannelControlServer<api::ControlApi>>().await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(semcom_proto::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .context("gRPC reflection")?;
+
+    tracing::info!(%quic_addr, %control_addr, upstream = %cfg.upstream, %fingerprint,
+        snr_db = cfg.channel.snr_db, "channel-sim listening");
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let relay_task = tokio::spawn(relay::serve(server.clone(), upstream, shared.clone()));
+    let task = tokio::spawn(async move {
+        let result = tonic::transport::Server::builder()
+            .add_service(health)
+            .add_service(reflection)
+            .add_service(ChannelControlServer::new(api::ControlApi { shared }))
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
+                let _ = stop_rx.await;
+            })
+            .await
+            .context("control API server");
+        server.close(0u32.into(), b"channel-sim shutting down");
+        client.close(0u32.into(), b"channel-sim shutting down");
+        relay_task.abort();
+        server.wait_idle().await;
+        client.wait_idle().await;
+        result
+    });
+    Ok(RunningChannelSim { quic_addr, control_addr, fingerprint, stop: Some(stop_tx), task })
+}

@@ -1,0 +1,6 @@
+//! Library side of the `semcom` command: the loopback stack used by `semcom demo`
+//! and the end-to-end tests, the gRPC client workflow, and the demo itself.
+
+pub mod client;
+pub mod demo;
+pub mod stack;

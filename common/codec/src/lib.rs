@@ -1,0 +1,14 @@
+//! Semantic codec: image I/O with limits, colour, DCT, SoftCast analog coding.
+//!
+//! * [`image_io`]: bounded PNG/JPEG decoding of untrusted input, PNG encoding.
+//! * [`color`]: RGB ↔ YCbCr (JPEG full range) on f32 planes.
+//! * [`dct`]: orthonormal full-frame 2-D DCT-II / DCT-III.
+//! * [`softcast`]: SoftCast analog transmission of one image over the semcom PHY
+//!   conventions (DESIGN §2): unit average power per complex symbol, ρ = channel uses / (3HW).
+
+pub mod color;
+pub mod dct;
+pub mod image_io;
+pub mod softcast;
+
+pub use semcom_phy::C32;

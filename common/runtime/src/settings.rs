@@ -1,0 +1,117 @@
+//! Configuration layering with the `config` crate.
+
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file {path} does not exist")]
+    MissingFile { path: PathBuf },
+    #[error("invalid configuration: {0}")]
+    Invalid(#[from] config::ConfigError),
+}
+
+/// The sources of one daemon's configuration, lowest precedence first: the
+/// struct's `Default`, a TOML file, environment variables `PREFIX__KEY` (nested keys
+/// joined by `__`, e.g. `SEMCOM_RECEIVER__QUIC_LISTEN`), then flags.
+#[derive(Debug, Default)]
+pub struct Layers {
+    pub file: Option<PathBuf>,
+    /// Environment prefix such as `SEMCOM_RECEIVER`.
+    pub env_prefix: String,
+    /// Flag overrides as (dotted key, value), applied last.
+    pub overrides: Vec<(String, String)>,
+}
+
+impl Layers {
+    pub fn new(env_prefix: &str) -> Self {
+        Self { env_prefix: env_prefix.to_owned(), ..Self::default() }
+    }
+
+    pub fn file(mut self, path: Option<&Path>) -> Self {
+        self.file = path.map(Path::to_path_buf);
+        self
+    }
+
+    /// Adds a flag override when the flag was given.
+    pub fn set(mut self, key: &str, value: Option<impl ToString>) -> Self {
+        if let Some(v) = value {
+            self.overrides.push((key.to_owned(), v.to_string()));
+        }
+        self
+    }
+}
+
+/// Builds `T` from its layers. `T` must be `#[serde(default)]` so every layer may be
+/// partial.
+pub fn load<T: DeserializeOwned>(layers: &Layers) -> Result<T, ConfigError> {
+    let mut builder = config::Config::builder();
+    if let Some(path) = &layers.file {
+        if !path.exists() {
+            return Err(ConfigError::MissingFile { path: path.clone() });
+        }
+        builder = builder.add_source(config::File::from(path.as_path()).format(config::FileFormat::Toml));
+    }
+    builder = builder.add_source(
+        config::Environment::with_prefix(&layers.env_prefix)
+            .prefix_separator("__")
+            .separator("__")
+            .try_parsing(true),
+    );
+    for (key, value) in &layers.overrides {
+        builder = builder.set_override(key.as_str(), value.as_str())?;
+    }
+    Ok(builder.build()?.try_deserialize()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize, Default, PartialEq)]
+    #[serde(default)]
+    struct Inner {
+        depth: u32,
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(default)]
+    struct Cfg {
+        name: String,
+        port: u16,
+        inner: Inner,
+    }
+
+    impl Default for Cfg {
+        fn default() -> Self {
+            Self { name: "default".into(), port: 1, inner: Inner { depth: 7 } }
+        }
+    }
+
+    #[test]
+    fn file_then_env_then_flags() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "name = \"file\"\nport = 2\n[inner]\ndepth = 3\n").expect("write");
+
+        let cfg: Cfg = load(&Layers::new("SEMCOM_TEST_A").file(Some(&path))).expect("load");
+        assert_eq!(cfg, Cfg { name: "file".into(), port: 2, inner: Inner { depth: 3 } });
+
+        // A unique prefix keeps this test independent of the others' environment.
+        std::env::set_var("SEMCOM_TEST_B__PORT", "5");
+        std::env::set_var("SEMCOM_TEST_B__INNER__DEPTH", "9");
+        let layers = Layers::new("SEMCOM_TEST_B").file(Some(&path)).set("name", Some("flag"));
+        let cfg: Cfg = load(&layers).expect("load");
+        assert_eq!(cfg, Cfg { name: "flag".into(), port: 5, inner: Inner { depth: 9 } });
+    }
+
+    #[test]
+    fn defaults_fill_missing_and_missing_file_is_an_error() {
+        let cfg: Cfg = load(&Layers::new("SEMCOM_TEST_C")).expect("load");
+        assert_eq!(cfg, Cfg::default());
+        let err = load::<Cfg>(&Layers::new("SEMCOM_TEST_C").file(Some(Path::new("/nonexistent/x.toml"))));
+        assert!(matches!(err, Err(ConfigError::MissingFile { .. })));
+    }
+}

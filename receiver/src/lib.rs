@@ -1,0 +1,92 @@
+//! The semcom receiver daemon: accepts transmissions over QUIC (mutual TLS),
+//! reconstructs each image with the codec library, stores it atomically as PNG +
+//! JSON metadata, and serves the results over gRPC (List, Get, Watch).
+//!
+//! The binary (`semcom-receiver`) only wires configuration to [`start`]; the demo
+//! and the end-to-end tests call [`start`] directly.
+
+mod api;
+pub mod config;
+mod link;
+mod store;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use semcom_net::Fingerprint;
+use semcom_proto::v1::receiver_server::ReceiverServer;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::TcpListenerStream;
+
+pub use config::ReceiverConfig;
+pub use store::{ChannelUses, ResultMeta};
+
+/// A started receiver: its bound addresses and certificate fingerprint.
+pub struct RunningReceiver {
+    pub quic_addr: SocketAddr,
+    pub grpc_addr: SocketAddr,
+    pub fingerprint: Fingerprint,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<Result<()>>,
+}
+
+impl RunningReceiver {
+    /// Stops accepting, closes connections and waits for the servers to end.
+    pub async fn shutdown(mut self) -> Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.task.await.context("receiver task")?
+    }
+}
+
+/// Binds the QUIC and gRPC sockets and starts serving.
+pub async fn start(cfg: ReceiverConfig) -> Result<RunningReceiver> {
+    std::fs::create_dir_all(&cfg.data_dir)
+        .with_context(|| format!("creating data directory {}", cfg.data_dir.display()))?;
+    let identity = cfg.identity.load(&cfg.data_dir, &cfg.node_name).context("loading identity")?;
+    let fingerprint = identity.fingerprint();
+    let trust = cfg.trust.to_peer_trust().context("trust configuration")?;
+    let store = store::Store::open(&cfg.results_dir())?;
+
+    let endpoint = semcom_net::server_endpoint(cfg.quic_listen, &identity, &trust).context("QUIC endpoint")?;
+    let quic_addr = endpoint.local_addr()?;
+    let listener = tokio::net::TcpListener::bind(cfg.grpc_listen)
+        .await
+        .with_context(|| format!("binding gRPC on {}", cfg.grpc_listen))?;
+    let grpc_addr = listener.local_addr()?;
+
+    let ctx = Arc::new(link::LinkContext {
+        store: store.clone(),
+        codec: cfg.codec.clone(),
+        max_symbols: cfg.max_symbols,
+        max_dimension: cfg.max_dimension,
+    });
+    let (health_reporter, health) = tonic_health::server::health_reporter();
+    health_reporter.set_serving::<ReceiverServer<api::ReceiverApi>>().await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(semcom_proto::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .context("gRPC reflection")?;
+
+    tracing::info!(%quic_addr, %grpc_addr, %fingerprint, "receiver listening");
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let quic_task = tokio::spawn(link::serve(endpoint.clone(), ctx));
+    let task = tokio::spawn(async move {
+        let grpc = tonic::transport::Server::builder()
+            .add_service(health)
+            .add_service(reflection)
+            .add_service(ReceiverServer::new(api::ReceiverApi { store }))
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
+                let _ = stop_rx.await;
+            });
+        let result = grpc.await.context("gRPC server");
+        endpoint.close(0u32.into(), b"receiver shutting down");
+        quic_task.abort();
+        endpoint.wait_idle().await;
+        result
+    });
+    Ok(RunningReceiver { quic_addr, grpc_addr, fingerprint, stop: Some(stop_tx), task })
+}

@@ -1,0 +1,204 @@
+//! The QUIC side: accept transmissions, collect their symbol frames, reconstruct,
+//! store, acknowledge.
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{anyhow, Context, Result};
+use semcom_codec::softcast::{self, Received, SoftCastConfig};
+use semcom_net::{peer_fingerprint, quinn, read_frame, read_message, write_message, FrameKind};
+use semcom_proto::v1::wire::{Ack, TransmissionHeader};
+use tracing::Instrument;
+
+use crate::store::{valid_id, ChannelUses, ResultMeta, Store};
+
+/// Largest length-delimited header accepted on a stream.
+const MAX_HEADER_BYTES: usize = 64 * 1024;
+/// Largest single frame accepted, in symbols.
+const MAX_FRAME_SYMBOLS: usize = 1 << 20;
+
+pub(crate) struct LinkContext {
+    pub store: Store,
+    pub codec: SoftCastConfig,
+    pub max_symbols: u64,
+    pub max_dimension: u32,
+}
+
+/// Accepts connections until the endpoint closes.
+pub(crate) async fn serve(endpoint: quinn::Endpoint, ctx: Arc<LinkContext>) {
+    while let Some(incoming) = endpoint.accept().await {
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            let remote = incoming.remote_address();
+            match incoming.await {
+                Ok(conn) => handle_connection(conn, ctx).await,
+                // A peer with a certificate we do not trust ends here.
+                Err(e) => tracing::warn!(%remote, error = %e, "refused QUIC connection"),
+            }
+        });
+    }
+}
+
+async fn handle_connection(conn: quinn::Connection, ctx: Arc<LinkContext>) {
+    let peer = peer_fingerprint(&conn).map(|f| f.to_string()).unwrap_or_default();
+    tracing::info!(remote = %conn.remote_address(), %peer, "peer connected");
+    loop {
+        match conn.accept_bi().await {
+            Ok((send, recv)) => {
+                let ctx = ctx.clone();
+                let peer = peer.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = handle_transmission(send, recv, ctx, peer).await {
+                        tracing::warn!(error = %format!("{e:#}"), "transmission failed");
+                    }
+                });
+            }
+            Err(e) => {
+                tracing::info!(%peer, reason = %e, "peer disconnected");
+                return;
+            }
+        }
+    }
+}
+
+async fn handle_transmission(
+    mut send: quinn::SendStream,
+    mut recv: quinn::RecvStream,
+    ctx: Arc<LinkContext>,
+    peer: String,
+) -> Result<()> {
+    let header: TransmissionHeader = read_message(&mut recv, MAX_HEADER_BYTES)
+        .await
+        .context("reading transmission header")?;
+    let id = header.transmission_id.clone();
+    let span = tracing::info_span!("transmission", job_id = %id);
+    async move {
+        let outcome = receive_and_store(&header, &mut recv, &ctx, &peer).await;
+        let ack = match &outcome {
+            Ok(meta) => Ack {
+                transmission_id: id.clone(),
+                stored: true,
+                result_id: meta.id.clone(),
+                error: String::new(),
+                snr_est_db: meta.snr_est_db,
+            },
+            Err(e) => Ack {
+                transmission_id: id.clone(),
+                stored: false,
+                result_id: String::new(),
+                error: format!("{e:#}"),
+                snr_est_db: f64::NAN,
+            },
+        };
+        // The sender may already be gone; the result (if any) is stored either way.
+        if write_message(&mut send, &ack).await.is_ok() {
+            let _ = send.finish();
+        }
+        let meta = outcome?;
+        tracing::info!(
+            result = %meta.id,
+            snr_est_db = format_args!("{:.2}", meta.snr_est_db),
+            channel_uses = meta.channel_uses.total,
+            "stored result"
+        );
+        Ok(())
+    }
+    .instrument(span)
+    .await
+}
+
+async fn receive_and_store(
+    header: &TransmissionHeader,
+    recv: &mut quinn::RecvStream,
+    ctx: &LinkContext,
+    peer: &str,
+) -> Result<ResultMeta> {
+    if header.protocol_version != semcom_proto::WIRE_PROTOCOL_VERSION {
+        return Err(anyhow!(
+            "wire protocol version {} not supported (this receiver speaks {})",
+            header.protocol_version,
+            semcom_proto::WIRE_PROTOCOL_VERSION
+        ));
+    }
+    if header.codec != softcast::CODEC_ID {
+        return Err(anyhow!("codec {:?} not supported (expected {:?})", header.codec, softcast::CODEC_ID));
+    }
+    if !valid_id(&header.transmission_id) {
+        return Err(anyhow!("invalid transmission id {:?}", header.transmission_id));
+    }
+    if header.total_symbols > ctx.max_symbols {
+        return Err(anyhow!(
+            "transmission announces {} symbols, more than the limit of {}",
+            header.total_symbols,
+            ctx.max_symbols
+        ));
+    }
+
+    let started = Instant::now();
+    let mut rx = Received::default();
+    let mut total: u64 = 0;
+    while let Some(frame) = read_frame(recv, MAX_FRAME_SYMBOLS).await.context("reading symbol frame")? {
+        total += frame.symbols.len() as u64;
+        if total > ctx.max_symbols {
+            return Err(anyhow!("transmission exceeds the limit of {} symbols", ctx.max_symbols));
+        }
+        match frame.kind {
+            FrameKind::Pilot => rx.pilots.extend_from_slice(&frame.symbols),
+            FrameKind::Meta => rx.meta.extend_from_slice(&frame.symbols),
+            FrameKind::Analog => rx.analog.extend_from_slice(&frame.symbols),
+            FrameKind::End => break,
+        }
+    }
+    let receive_ms = started.elapsed().as_secs_f64() * 1e3;
+    if total != header.total_symbols {
+        // Missing symbols are erasures; the decoder treats absent analog symbols as
+        // lost, so reconstruct anyway but say so.
+        tracing::warn!(expected = header.total_symbols, got = total, "symbol count differs from header");
+    }
+
+    let codec = ctx.codec.clone();
+    let max_dimension = ctx.max_dimension;
+    let decode_started = Instant::now();
+    let (recon, png) = tokio::task::spawn_blocking(move || -> Result<_> {
+        let recon = softcast::decode(&rx, &codec).context("reconstructing")?;
+        if recon.image.width() > max_dimension || recon.image.height() > max_dimension {
+            return Err(anyhow!(
+                "reconstruction of {}x{} exceeds the limit of {max_dimension}",
+                recon.image.width(),
+                recon.image.height()
+            ));
+        }
+        let png = semcom_codec::image_io::encode_png(&recon.image).context("encoding PNG")?;
+        Ok((recon, png))
+    })
+    .await
+    .context("decoder task")??;
+    let decode_ms = decode_started.elapsed().as_secs_f64() * 1e3;
+
+    let (w, h) = (recon.image.width(), recon.image.height());
+    let meta = ResultMeta {
+        id: header.transmission_id.clone(),
+        codec: header.codec.clone(),
+        width: w,
+        height: h,
+        snr_est_db: recon.snr_est_db,
+        n0_est: recon.n0_est,
+        channel_uses: ChannelUses {
+            pilots: recon.split.pilots,
+            meta: recon.split.meta,
+            analog: recon.split.analog,
+            total: recon.split.total,
+        },
+        rho: recon.split.total as f64 / (f64::from(w) * f64::from(h) * 3.0),
+        symbols_per_pixel: recon.split.total as f64 / (f64::from(w) * f64::from(h)),
+        chunks_sent: recon.chunks_sent,
+        receive_ms,
+        decode_ms,
+        stored_at_ms: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0),
+        peer: peer.to_owned(),
+    };
+    let store = ctx.store.clone();
+    let stored = meta.clone();
+    tokio::task::spawn_blocking(move || store.put(&stored, &png)).await.context("store task")??;
+    Ok(meta)
+}

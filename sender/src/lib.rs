@@ -1,0 +1,96 @@
+//! The semcom sender daemon: a gRPC API (`Submit`, `Watch`) takes images, the codec
+//! library encodes them into channel symbols, and a QUIC link (mutual TLS) streams
+//! them to the configured peer — the receiver, or channel-sim in front of it.
+//!
+//! The binary (`semcom-sender`) only wires configuration to [`start`]; the demo and
+//! the end-to-end tests call [`start`] directly.
+
+mod api;
+pub mod config;
+mod jobs;
+mod link;
+
+use std::net::SocketAddr;
+
+use anyhow::{Context, Result};
+use semcom_net::Fingerprint;
+use semcom_proto::v1::sender_server::SenderServer;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::TcpListenerStream;
+
+pub use config::{LimitsConfig, SenderConfig};
+pub use link::modulation;
+
+/// Jobs waiting for the link beyond this many make `Submit` wait (back-pressure).
+const QUEUE_DEPTH: usize = 64;
+
+pub struct RunningSender {
+    pub grpc_addr: SocketAddr,
+    pub fingerprint: Fingerprint,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<Result<()>>,
+}
+
+impl RunningSender {
+    pub async fn shutdown(mut self) -> Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.task.await.context("sender task")?
+    }
+}
+
+pub async fn start(cfg: SenderConfig) -> Result<RunningSender> {
+    std::fs::create_dir_all(&cfg.data_dir)
+        .with_context(|| format!("creating data directory {}", cfg.data_dir.display()))?;
+    let identity = cfg.identity.load(&cfg.data_dir, &cfg.node_name).context("loading identity")?;
+    let fingerprint = identity.fingerprint();
+    let trust = cfg.trust.to_peer_trust().context("trust configuration")?;
+    let bind: SocketAddr = if cfg.peer.is_ipv6() { "[::]:0".parse()? } else { "0.0.0.0:0".parse()? };
+    let endpoint = semcom_net::client_endpoint(bind, &identity, &trust).context("QUIC endpoint")?;
+    let listener = tokio::net::TcpListener::bind(cfg.grpc_listen)
+        .await
+        .with_context(|| format!("binding gRPC on {}", cfg.grpc_listen))?;
+    let grpc_addr = listener.local_addr()?;
+
+    let jobs = jobs::Jobs::new(cfg.jobs_retained);
+    let (queue_tx, queue_rx) = mpsc::channel(QUEUE_DEPTH);
+    let link = link::Link { endpoint: endpoint.clone(), peer: cfg.peer, peer_name: cfg.peer_name.clone(), jobs: jobs.clone() };
+    let api = api::SenderApi {
+        jobs,
+        queue: queue_tx,
+        limits: cfg.limits.image_limits(),
+        codec: cfg.codec.clone(),
+        default_rho: cfg.default_rho,
+    };
+    // Requests larger than the image limit plus room for the other fields are cut
+    // off by tonic itself; up to that size our own check answers INVALID_ARGUMENT.
+    let max_message = cfg.limits.max_input_bytes.saturating_mul(2).saturating_add(1 << 20);
+    let (health_reporter, health) = tonic_health::server::health_reporter();
+    health_reporter.set_serving::<SenderServer<api::SenderApi>>().await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(semcom_proto::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .context("gRPC reflection")?;
+
+    tracing::info!(%grpc_addr, peer = %cfg.peer, %fingerprint, "sender listening");
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let link_task = tokio::spawn(link.run(queue_rx));
+    let task = tokio::spawn(async move {
+        let result = tonic::transport::Server::builder()
+            .add_service(health)
+            .add_service(reflection)
+            .add_service(SenderServer::new(api).max_decoding_message_size(max_message))
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
+                let _ = stop_rx.await;
+            })
+            .await
+            .context("gRPC server");
+        link_task.abort();
+        endpoint.close(0u32.into(), b"sender shutting down");
+        endpoint.wait_idle().await;
+        result
+    });
+    Ok(RunningSender { grpc_addr, fingerprint, stop: Some(stop_tx), task })
+}
