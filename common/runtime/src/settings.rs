@@ -57,7 +57,10 @@ pub fn load<T: DeserializeOwned>(layers: &Layers) -> Result<T, ConfigError> {
         config::Environment::with_prefix(&layers.env_prefix)
             .prefix_separator("__")
             .separator("__")
-            .try_parsing(true),
+            .try_parsing(true)
+            // Lists in the environment are comma-separated.
+            .list_separator(",")
+            .with_list_parse_key("trust.pinned"),
     );
     for (key, value) in &layers.overrides {
         builder = builder.set_override(key.as_str(), value.as_str())?;
@@ -82,11 +85,18 @@ mod tests {
         name: String,
         port: u16,
         inner: Inner,
+        trust: Trust,
+    }
+
+    #[derive(Debug, Deserialize, Default, PartialEq)]
+    #[serde(default)]
+    struct Trust {
+        pinned: Vec<String>,
     }
 
     impl Default for Cfg {
         fn default() -> Self {
-            Self { name: "default".into(), port: 1, inner: Inner { depth: 7 } }
+            Self { name: "default".into(), port: 1, inner: Inner { depth: 7 }, trust: Trust::default() }
         }
     }
 
@@ -97,14 +107,16 @@ mod tests {
         std::fs::write(&path, "name = \"file\"\nport = 2\n[inner]\ndepth = 3\n").expect("write");
 
         let cfg: Cfg = load(&Layers::new("SEMCOM_TEST_A").file(Some(&path))).expect("load");
-        assert_eq!(cfg, Cfg { name: "file".into(), port: 2, inner: Inner { depth: 3 } });
+        assert_eq!(cfg, Cfg { name: "file".into(), port: 2, inner: Inner { depth: 3 }, trust: Trust::default() });
 
         // A unique prefix keeps this test independent of the others' environment.
         std::env::set_var("SEMCOM_TEST_B__PORT", "5");
         std::env::set_var("SEMCOM_TEST_B__INNER__DEPTH", "9");
+        std::env::set_var("SEMCOM_TEST_B__TRUST__PINNED", "ab,cd");
         let layers = Layers::new("SEMCOM_TEST_B").file(Some(&path)).set("name", Some("flag"));
         let cfg: Cfg = load(&layers).expect("load");
-        assert_eq!(cfg, Cfg { name: "flag".into(), port: 5, inner: Inner { depth: 9 } });
+        let pins = Trust { pinned: vec!["ab".into(), "cd".into()] };
+        assert_eq!(cfg, Cfg { name: "flag".into(), port: 5, inner: Inner { depth: 9 }, trust: pins });
     }
 
     #[test]
