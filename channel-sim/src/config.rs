@@ -23,23 +23,32 @@ pub struct ChannelSimConfig {
     /// Peers accepted on both sides (the sender's and the receiver's certificates).
     pub trust: TrustConfig,
     pub channel: ChannelModelConfig,
+    pub network: NetworkConfig,
 }
 
-/// The impairment applied to every symbol frame.
-#[derive(Debug, Clone, Deserialize)]
+/// Network impairments in front of the channel.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default)]
-pub struct ChannelModelConfig {
-    /// When false, frames are relayed untouched (ideal link).
-    pub enabled: bool,
-    /// AWGN Es/N0, dB.
-    pub snr_db: f64,
-    /// Seed of the noise generator; transmission n uses seed + n.
-    pub seed: u64,
+pub struct NetworkConfig {
+    /// One-way delay added to every frame, ms.
+    pub delay_ms: f64,
+    /// Uniform jitter ± this many ms around the delay (frames stay in order).
+    pub jitter_ms: f64,
+    /// Symbol-rate limit, symbols per second; 0 = unlimited.
+    pub rate_symbols_per_s: f64,
 }
 
-impl Default for ChannelModelConfig {
-    fn default() -> Self {
-        Self { enabled: true, snr_db: 10.0, seed: 1 }
+impl NetworkConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, v) in [("delay_ms", self.delay_ms), ("jitter_ms", self.jitter_ms)] {
+            if !v.is_finite() || !(0.0..=60_000.0).contains(&v) {
+                return Err(format!("{name} must be within [0, 60000] ms, got {v}"));
+            }
+        }
+        if !self.rate_symbols_per_s.is_finite() || self.rate_symbols_per_s < 0.0 {
+            return Err(format!("rate_symbols_per_s must be >= 0, got {}", self.rate_symbols_per_s));
+        }
+        Ok(())
     }
 }
 
@@ -55,6 +64,9 @@ impl Default for ChannelSimConfig {
             identity: IdentityConfig::default(),
             trust: TrustConfig::default(),
             channel: ChannelModelConfig::default(),
+            network: NetworkConfig::default(),
         }
     }
 }
+
+pub use semcom_phy::link_channel::{BurstConfig, FadingKind, LinkChannelConfig as ChannelModelConfig};

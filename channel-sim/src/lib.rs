@@ -1,6 +1,8 @@
 //! channel-sim: the channel-impairment proxy between sender and receiver. It
 //! terminates QUIC (mutual TLS) on both sides, applies the channel model to every
-//! symbol frame (AWGN at a configured Es/N0 for now), and exposes a gRPC control
+//! symbol frame (block fading, AWGN, frame erasures; see
+//! `semcom_phy::link_channel`) and the network impairments (delay, jitter, rate
+//! limit) to the stream, and exposes a gRPC control
 //! API to read and change the channel while it runs. A change applies to the
 //! transmissions that start after it, so each transmission sees one channel.
 
@@ -19,7 +21,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::TcpListenerStream;
 
-pub use config::{ChannelModelConfig, ChannelSimConfig};
+pub use config::{BurstConfig, ChannelModelConfig, ChannelSimConfig, FadingKind, NetworkConfig};
 
 pub struct RunningChannelSim {
     pub quic_addr: SocketAddr,
@@ -45,7 +47,8 @@ pub async fn start(cfg: ChannelSimConfig) -> Result<RunningChannelSim> {
     let fingerprint = identity.fingerprint();
     let trust = cfg.trust.to_peer_trust().context("trust configuration")?;
     // Validate the channel before accepting anything.
-    semcom_phy::channel::Awgn::from_snr_db(cfg.channel.snr_db).context("channel.snr_db")?;
+    cfg.channel.validate().context("[channel] settings")?;
+    cfg.network.validate().map_err(anyhow::Error::msg).context("[network] settings")?;
 
     let server = semcom_net::server_endpoint(cfg.listen, &identity, &trust).context("QUIC server endpoint")?;
     let quic_addr = server.local_addr()?;
@@ -57,7 +60,7 @@ pub async fn start(cfg: ChannelSimConfig) -> Result<RunningChannelSim> {
         .with_context(|| format!("binding control API on {}", cfg.control_listen))?;
     let control_addr = listener.local_addr()?;
 
-    let shared = state::Shared::new(cfg.channel.clone());
+    let shared = state::Shared::new(cfg.channel.clone(), cfg.network.clone());
     let upstream = Arc::new(relay::Upstream {
         endpoint: client.clone(),
         addr: cfg.upstream,

@@ -52,7 +52,7 @@ impl Clients {
     pub async fn set_snr(&mut self, snr_db: f64) -> Result<ChannelSettings> {
         let control = self.control.as_mut().ok_or_else(|| anyhow!("no channel-sim control address"))?;
         Ok(control
-            .set_channel(ChannelSettings { snr_db: Some(snr_db), enabled: Some(true), seed: None })
+            .set_channel(ChannelSettings { snr_db: Some(snr_db), enabled: Some(true), ..ChannelSettings::default() })
             .await
             .context("setting the channel")?
             .into_inner())

@@ -81,7 +81,7 @@ impl Stack {
             upstream: receiver.quic_addr,
             control_listen: loopback(),
             trust: TrustConfig::pinned([tx_fp, rx_fp]),
-            channel: ChannelModelConfig { enabled: true, snr_db: opts.snr_db, seed: opts.seed },
+            channel: ChannelModelConfig { enabled: true, snr_db: opts.snr_db, seed: opts.seed, ..ChannelModelConfig::default() },
             ..ChannelSimConfig::default()
         })
         .await

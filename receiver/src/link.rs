@@ -142,12 +142,17 @@ async fn receive_and_store(
         if total > ctx.max_symbols {
             return Err(anyhow!("transmission exceeds the limit of {} symbols", ctx.max_symbols));
         }
+        // The stream is positional (the pilot pattern says where pilots are); the
+        // frame kinds say which data symbols are metadata and at which MCS.
         match frame.kind {
-            FrameKind::Pilot => rx.pilots.extend_from_slice(&frame.symbols),
-            FrameKind::Meta => rx.meta.extend_from_slice(&frame.symbols),
-            FrameKind::Analog => rx.analog.extend_from_slice(&frame.symbols),
             FrameKind::End => break,
+            FrameKind::Meta => {
+                rx.meta_symbols += frame.symbols.len();
+                rx.meta_mcs = frame.modulation;
+            }
+            FrameKind::Pilot | FrameKind::Analog => {}
         }
+        rx.stream.extend_from_slice(&frame.symbols);
     }
     let receive_ms = started.elapsed().as_secs_f64() * 1e3;
     if total != header.total_symbols {
@@ -183,6 +188,9 @@ async fn receive_and_store(
         height: h,
         snr_est_db: recon.snr_est_db,
         n0_est: recon.n0_est,
+        mean_gain_est: recon.mean_gain_est,
+        erased_analog: recon.erased_analog,
+        meta_iterations: recon.meta_iterations,
         channel_uses: ChannelUses {
             pilots: recon.split.pilots,
             meta: recon.split.meta,

@@ -23,6 +23,15 @@ pub struct ResultMeta {
     pub snr_est_db: f64,
     /// Noise variance N0 estimated from the pilots.
     pub n0_est: f64,
+    /// Mean |ĥ|² over the data symbols (1 on AWGN; varies with fading).
+    #[serde(default)]
+    pub mean_gain_est: f64,
+    /// Analog symbols lost on the link (estimated as 0).
+    #[serde(default)]
+    pub erased_analog: usize,
+    /// LDPC iterations the metadata needed.
+    #[serde(default)]
+    pub meta_iterations: usize,
     /// Channel uses received, by part.
     pub channel_uses: ChannelUses,
     /// Bandwidth ratio rho = channel uses / (H*W*3), and channel uses per pixel.
@@ -167,6 +176,9 @@ mod tests {
             height: 2,
             snr_est_db: 10.0,
             n0_est: 0.1,
+            mean_gain_est: 1.0,
+            erased_analog: 0,
+            meta_iterations: 1,
             channel_uses: ChannelUses::default(),
             rho: 0.1,
             symbols_per_pixel: 0.3,

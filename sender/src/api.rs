@@ -3,18 +3,16 @@
 use std::pin::Pin;
 
 use futures::Stream;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use semcom_codec::image_io::{decode_image, ImageLimits};
 use semcom_codec::softcast::{self, SoftCastConfig};
-use semcom_phy::channel::Awgn;
+use semcom_phy::link_channel::{LinkChannel, LinkChannelConfig};
 use semcom_proto::v1::sender_server::Sender;
 use semcom_proto::v1::{ChannelUseSplit, JobEvent, SubmitRequest, SubmitResponse, WatchJobRequest};
 use tokio::sync::mpsc;
 use tonic::{Request, Response, Status};
 
 use crate::jobs::{is_terminal, Jobs};
-use crate::link::Job;
+use crate::link::{frames_of, Job};
 
 pub(crate) struct SenderApi {
     pub jobs: Jobs,
@@ -22,6 +20,7 @@ pub(crate) struct SenderApi {
     pub limits: ImageLimits,
     pub codec: SoftCastConfig,
     pub default_rho: f64,
+    pub frame_symbols: usize,
 }
 
 /// Largest bandwidth ratio accepted: beyond a few channel uses per real sample
@@ -37,24 +36,28 @@ impl Sender for SenderApi {
         if !rho.is_finite() || rho <= 0.0 || rho > MAX_RHO {
             return Err(Status::invalid_argument(format!("rho must be in (0, {MAX_RHO}], got {rho}")));
         }
-        let awgn = match options.simulate_snr_db {
-            Some(snr) => Some(Awgn::from_snr_db(snr).map_err(|e| Status::invalid_argument(format!("simulate_snr_db: {e}")))?),
+        // The in-process channel is the very one channel-sim applies on the wire.
+        let channel = match options.simulate_snr_db {
+            Some(snr_db) => {
+                let cfg = LinkChannelConfig { snr_db, seed: options.seed, ..LinkChannelConfig::default() };
+                Some(LinkChannel::new(&cfg, 0).map_err(|e| Status::invalid_argument(format!("simulate_snr_db: {e}")))?)
+            }
             None => None,
         };
         let limits = self.limits.clone();
+        let frame_symbols = self.frame_symbols;
         let codec = self.codec.clone();
-        let seed = options.seed;
         // Decoding and encoding are CPU work: keep them off the async workers.
-        let (transmission, (height, width)) = tokio::task::spawn_blocking(move || -> Result<_, Status> {
+        let (transmission, frames, (height, width)) = tokio::task::spawn_blocking(move || -> Result<_, Status> {
             let img = decode_image(&req.image, &limits).map_err(|e| Status::invalid_argument(format!("image: {e}")))?;
-            let mut t = softcast::encode(&img, rho, &codec).map_err(|e| Status::invalid_argument(format!("encoding: {e}")))?;
-            if let Some(awgn) = awgn {
-                let mut rng = ChaCha8Rng::seed_from_u64(seed);
-                for seg in &mut t.segments {
-                    awgn.apply(&mut seg.symbols, &mut rng);
+            let t = softcast::encode(&img, rho, &codec).map_err(|e| Status::invalid_argument(format!("encoding: {e}")))?;
+            let mut frames = frames_of(&t, codec.meta_mcs, frame_symbols);
+            if let Some(mut channel) = channel {
+                for f in &mut frames {
+                    f.erased = channel.apply_frame(&mut f.symbols).erased;
                 }
             }
-            Ok((t, (img.height(), img.width())))
+            Ok((t, frames, (img.height(), img.width())))
         })
         .await
         .map_err(|e| Status::internal(format!("encoder task: {e}")))??;
@@ -72,7 +75,7 @@ impl Sender for SenderApi {
         self.jobs.create(&id, s.total as u64);
         tracing::info!(job_id = %id, name = %req.name, rho, channel_uses = s.total, "job queued");
         self.queue
-            .send(Job { id: id.clone(), transmission })
+            .send(Job { id: id.clone(), frames })
             .await
             .map_err(|_| Status::unavailable("the transmitter has stopped"))?;
         Ok(Response::new(SubmitResponse { job_id: id, split: Some(split) }))

@@ -29,6 +29,8 @@ pub struct SenderConfig {
     pub codec: SoftCastConfig,
     /// Finished jobs kept for `Watch` before the oldest are forgotten.
     pub jobs_retained: usize,
+    /// Symbols per wire frame (the unit the link can lose, like a slot or packet).
+    pub frame_symbols: usize,
 }
 
 /// Limits on submitted images; anything beyond is refused with INVALID_ARGUMENT.
@@ -78,6 +80,7 @@ impl Default for SenderConfig {
             limits: LimitsConfig::default(),
             codec: SoftCastConfig::default(),
             jobs_retained: 1024,
+            frame_symbols: 1024,
         }
     }
 }

@@ -63,6 +63,7 @@ pub async fn start(cfg: SenderConfig) -> Result<RunningSender> {
         limits: cfg.limits.image_limits(),
         codec: cfg.codec.clone(),
         default_rho: cfg.default_rho,
+        frame_symbols: cfg.frame_symbols,
     };
     // Requests larger than the image limit plus room for the other fields are cut
     // off by tonic itself; up to that size our own check answers INVALID_ARGUMENT.

@@ -18,8 +18,8 @@ use crate::jobs::Jobs;
 pub mod modulation {
     /// Known unit-modulus pilot symbols.
     pub const PILOT: u8 = 0x00;
-    /// BPSK with a repetition code (the skeleton's robust digital path).
-    pub const BPSK_REPETITION: u8 = 0x01;
+    /// Metadata frames carry their digital-link MCS index (0..=12,
+    /// `semcom_phy::digital::MCS_TABLE`) as the modulation id.
     /// Analog (SoftCast) symbols.
     pub const ANALOG: u8 = 0x80;
 }
@@ -28,7 +28,8 @@ const MAX_ACK_BYTES: usize = 64 * 1024;
 
 pub(crate) struct Job {
     pub id: String,
-    pub transmission: Transmission,
+    /// The transmission as wire frames (after the in-process channel, if any).
+    pub frames: Vec<SymbolFrame>,
 }
 
 pub(crate) struct Link {
@@ -96,7 +97,7 @@ impl Link {
     async fn transmit(&self, conn: &mut Option<quinn::Connection>, job: Job) -> Result<Ack> {
         let c = self.connection(conn).await?;
         let (mut send, mut recv) = c.open_bi().await.context("opening stream")?;
-        let frames = frames_of(&job.transmission);
+        let frames = &job.frames;
         let total_symbols: u64 = frames.iter().map(|f| f.symbols.len() as u64).sum();
         let header = TransmissionHeader {
             protocol_version: semcom_proto::WIRE_PROTOCOL_VERSION,
@@ -108,7 +109,7 @@ impl Link {
         self.jobs.update(&job.id, |e| e.state = JobState::Transmitting as i32);
         write_message(&mut send, &header).await.context("sending header")?;
         let mut sent = 0u64;
-        for frame in &frames {
+        for frame in frames {
             write_frame(&mut send, frame).await.context("sending frame")?;
             sent += frame.symbols.len() as u64;
             self.jobs.update(&job.id, |e| e.symbols_sent = sent);
@@ -123,16 +124,16 @@ impl Link {
 }
 
 /// The transmission's segments as wire frames, numbered in order.
-fn frames_of(t: &Transmission) -> Vec<SymbolFrame> {
+pub(crate) fn frames_of(t: &Transmission, meta_mcs: u8, frame_symbols: usize) -> Vec<SymbolFrame> {
     let mut frames = Vec::new();
     let mut seq = 0u32;
     for seg in &t.segments {
         let (kind, modulation) = match seg.kind {
             SegmentKind::Pilot => (FrameKind::Pilot, modulation::PILOT),
-            SegmentKind::Meta => (FrameKind::Meta, modulation::BPSK_REPETITION),
+            SegmentKind::Meta => (FrameKind::Meta, meta_mcs),
             SegmentKind::Analog => (FrameKind::Analog, modulation::ANALOG),
         };
-        let part = SymbolFrame::split(kind, modulation, seq, &seg.symbols, MAX_FRAME_SYMBOLS);
+        let part = SymbolFrame::split(kind, modulation, seq, &seg.symbols, frame_symbols.clamp(1, MAX_FRAME_SYMBOLS));
         seq = seq.wrapping_add(part.len() as u32);
         frames.extend(part);
     }

@@ -68,12 +68,12 @@ async fn control_api_reads_validates_and_changes_the_channel() {
     let got = control.get_channel(GetChannelRequest {}).await.expect("get").into_inner();
     assert_eq!(got.snr_db, Some(3.0));
     let err = control
-        .set_channel(ChannelSettings { snr_db: Some(f64::NAN), enabled: None, seed: None })
+        .set_channel(ChannelSettings { snr_db: Some(f64::NAN), ..ChannelSettings::default() })
         .await
         .expect_err("NaN SNR refused");
     assert_eq!(err.code(), tonic::Code::InvalidArgument);
     let set = control
-        .set_channel(ChannelSettings { snr_db: Some(-4.5), enabled: None, seed: Some(9) })
+        .set_channel(ChannelSettings { snr_db: Some(-4.5), seed: Some(9), ..ChannelSettings::default() })
         .await
         .expect("set")
         .into_inner();
@@ -171,4 +171,53 @@ async fn bad_input_is_refused_and_the_daemons_keep_serving() {
     assert_eq!(names.iter().filter(|n| n.ends_with(".png")).count(), 1, "{names:?}");
     assert_eq!(names.iter().filter(|n| n.ends_with(".json")).count(), 1, "{names:?}");
     assert!(!names.iter().any(|n| n.ends_with(".tmp")), "{names:?}");
+}
+
+/// The channel-sim impairments act on the wire: lost frames reach the receiver as
+/// erasures (it refuses to reconstruct without its pilots and metadata, and says
+/// so), delay and a rate limit hold frames back, and the daemons keep serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channel_sim_erasures_and_network_impairments() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stack = Stack::start(dir.path(), &StackOptions { snr_db: 15.0, ..StackOptions::default() })
+        .await
+        .expect("stack starts");
+    let mut clients = stack.clients().await.expect("clients");
+    let bytes = sample_bytes("chelsea.png");
+
+    // Every frame lost: the receiver gets only erasures.
+    let control = clients.control.as_mut().expect("control");
+    control
+        .set_channel(ChannelSettings { erasure_probability: Some(1.0), ..ChannelSettings::default() })
+        .await
+        .expect("set erasures");
+    let err = clients.transmit("lost", bytes.clone(), options(1.0 / 32.0)).await.expect_err("all frames lost");
+    assert!(format!("{err:#}").contains("receiver"), "{err:#}");
+    let stats = clients.control.as_mut().expect("control").stats(StatsRequest {}).await.expect("stats").into_inner();
+    assert_eq!(stats.frames_erased, stats.frames);
+    assert!(stats.frames > 1);
+
+    // Lossless again, with 20 ms delay and a 2 Msym/s link: delivered, and the
+    // stats account for the hold-up (each frame waits at least the delay).
+    let control = clients.control.as_mut().expect("control");
+    let set = control
+        .set_channel(ChannelSettings {
+            erasure_probability: Some(0.0),
+            delay_ms: Some(20.0),
+            rate_symbols_per_s: Some(2e6),
+            ..ChannelSettings::default()
+        })
+        .await
+        .expect("set network")
+        .into_inner();
+    assert_eq!(set.delay_ms, Some(20.0));
+    let before = clients.control.as_mut().expect("control").stats(StatsRequest {}).await.expect("stats").into_inner();
+    let d = clients.transmit("slow", bytes, options(1.0 / 32.0)).await.expect("delivered");
+    assert_eq!(decode(&d.result.png).dimensions(), (451, 300));
+    let after = clients.control.as_mut().expect("control").stats(StatsRequest {}).await.expect("stats").into_inner();
+    let frames = (after.frames - before.frames) as f64;
+    let added_delay = after.mean_delay_ms * after.frames as f64 - before.mean_delay_ms * before.frames as f64;
+    assert!(frames > 1.0 && added_delay / frames >= 20.0, "mean added delay {} ms", added_delay / frames);
+    assert_eq!(after.frames_erased, before.frames_erased);
+    stack.shutdown().await.expect("clean shutdown");
 }

@@ -10,7 +10,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::NetError;
 
-/// Bytes of the fixed symbol-frame header: kind, modulation, reserved u16, seq u32, count u32.
+/// Bytes of the fixed symbol-frame header: kind, modulation, flags u16, seq u32, count u32.
 pub const FRAME_HEADER_LEN: usize = 12;
 /// Bytes per symbol on the wire (f32 I + f32 Q).
 pub const SYMBOL_BYTES: usize = 8;
@@ -59,8 +59,15 @@ pub struct SymbolFrame {
     pub modulation: u8,
     /// Sequence number, so a receiver can spot missing frames (datagram mode).
     pub seq: u32,
+    /// The frame was lost on the link (a PHY knows a slot was lost, not what it
+    /// carried). An erased frame keeps its symbol count but carries no samples on
+    /// the wire; after reading, its symbols are NaN so decoders see erasures.
+    pub erased: bool,
     pub symbols: Vec<Complex32>,
 }
+
+/// Header flag: the frame was erased on the link; no payload follows.
+pub const FLAG_ERASED: u16 = 0x0001;
 
 impl SymbolFrame {
     /// Cuts `symbols` into frames of at most `max` symbols (a `max` of 0 counts
@@ -79,6 +86,7 @@ impl SymbolFrame {
                 kind,
                 modulation,
                 seq: first_seq.wrapping_add(i as u32),
+                erased: false,
                 symbols: chunk.to_vec(),
             })
             .collect()
@@ -93,12 +101,17 @@ impl SymbolFrame {
                 self.symbols.len()
             ))
         })?;
-        let mut buf = Vec::with_capacity(FRAME_HEADER_LEN + self.symbols.len() * SYMBOL_BYTES);
+        let payload = if self.erased { 0 } else { self.symbols.len() * SYMBOL_BYTES };
+        let mut buf = Vec::with_capacity(FRAME_HEADER_LEN + payload);
         buf.push(self.kind.as_u8());
         buf.push(self.modulation);
-        buf.extend_from_slice(&0u16.to_le_bytes());
+        let flags = if self.erased { FLAG_ERASED } else { 0 };
+        buf.extend_from_slice(&flags.to_le_bytes());
         buf.extend_from_slice(&self.seq.to_le_bytes());
         buf.extend_from_slice(&count.to_le_bytes());
+        if self.erased {
+            return Ok(buf);
+        }
         for (i, s) in self.symbols.iter().enumerate() {
             if !(s.re.is_finite() && s.im.is_finite()) {
                 return Err(NetError::Frame(format!(
@@ -121,9 +134,9 @@ impl SymbolFrame {
             .ok_or(NetError::Truncated {
                 what: "symbol frame header",
             })?;
-        let (kind, modulation, seq, count) = parse_header(header, max_symbols)?;
+        let (kind, modulation, seq, count, erased) = parse_header(header, max_symbols)?;
         let payload = &bytes[FRAME_HEADER_LEN..];
-        let expected = count * SYMBOL_BYTES;
+        let expected = if erased { 0 } else { count * SYMBOL_BYTES };
         if payload.len() < expected {
             return Err(NetError::Truncated {
                 what: "symbol frame payload",
@@ -139,24 +152,26 @@ impl SymbolFrame {
             kind,
             modulation,
             seq,
-            symbols: parse_symbols(payload, seq)?,
+            erased,
+            symbols: if erased { erased_symbols(count) } else { parse_symbols(payload, seq)? },
         })
     }
 }
 
-/// Validates a header; returns (kind, modulation, seq, count).
+/// Validates a header; returns (kind, modulation, seq, count, erased).
 fn parse_header(
     h: &[u8; FRAME_HEADER_LEN],
     max_symbols: usize,
-) -> Result<(FrameKind, u8, u32, usize), NetError> {
+) -> Result<(FrameKind, u8, u32, usize, bool), NetError> {
     let kind = FrameKind::try_from(h[0])?;
     let modulation = h[1];
-    let reserved = u16::from_le_bytes([h[2], h[3]]);
-    if reserved != 0 {
+    let flags = u16::from_le_bytes([h[2], h[3]]);
+    if flags & !FLAG_ERASED != 0 {
         return Err(NetError::Frame(format!(
-            "reserved header field is {reserved:#06x}, expected 0"
+            "reserved header flags {flags:#06x} set, only {FLAG_ERASED:#06x} is defined"
         )));
     }
+    let erased = flags & FLAG_ERASED != 0;
     let seq = u32::from_le_bytes([h[4], h[5], h[6], h[7]]);
     let count = u32::from_le_bytes([h[8], h[9], h[10], h[11]]) as usize;
     // Checked before anything is allocated: the count comes from the peer.
@@ -165,7 +180,12 @@ fn parse_header(
             "frame {seq} announces {count} symbols, more than the limit of {max_symbols}"
         )));
     }
-    Ok((kind, modulation, seq, count))
+    Ok((kind, modulation, seq, count, erased))
+}
+
+/// The symbols of an erased frame: NaN marks "nothing received" for decoders.
+fn erased_symbols(count: usize) -> Vec<Complex32> {
+    vec![Complex32::new(f32::NAN, f32::NAN); count]
 }
 
 fn parse_symbols(payload: &[u8], seq: u32) -> Result<Vec<Complex32>, NetError> {
@@ -213,13 +233,17 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
             what: "symbol frame header",
         });
     }
-    let (kind, modulation, seq, count) = parse_header(&header, max_symbols)?;
+    let (kind, modulation, seq, count, erased) = parse_header(&header, max_symbols)?;
+    if erased {
+        return Ok(Some(SymbolFrame { kind, modulation, seq, erased, symbols: erased_symbols(count) }));
+    }
     let mut payload = vec![0u8; count * SYMBOL_BYTES];
     read_exact(recv, &mut payload, "symbol frame payload").await?;
     Ok(Some(SymbolFrame {
         kind,
         modulation,
         seq,
+        erased,
         symbols: parse_symbols(&payload, seq)?,
     }))
 }

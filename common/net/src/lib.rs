@@ -21,7 +21,7 @@ pub use endpoint::{
 };
 pub use error::NetError;
 pub use framing::{
-    read_frame, read_message, write_frame, write_message, FrameKind, SymbolFrame, FRAME_HEADER_LEN,
+    read_frame, read_message, write_frame, write_message, FrameKind, SymbolFrame, FLAG_ERASED, FRAME_HEADER_LEN,
     MAX_FRAME_SYMBOLS, SYMBOL_BYTES,
 };
 pub use identity::{

@@ -155,7 +155,8 @@ async fn unknown_kind_is_an_error() {
 
 #[tokio::test]
 async fn nonzero_reserved_is_an_error() {
-    let mut bytes = header_bytes(1, 1, 0, 1);
+    // Bit 0 is FLAG_ERASED; every other flag bit is reserved.
+    let mut bytes = header_bytes(1, 0x0100, 0, 1);
     bytes.extend(sample(1.0, 2.0));
     let err = read_frame_from(&bytes, 16).await.unwrap_err();
     assert!(
@@ -202,6 +203,7 @@ async fn non_finite_samples_are_errors() {
         kind: FrameKind::Analog,
         modulation: 0,
         seq: 0,
+        erased: false,
         symbols: vec![Complex32::new(f32::NAN, 0.0)],
     };
     let (mut w, _r) = duplex(64);
@@ -294,6 +296,7 @@ fn datagram_encode_decode() {
         kind: FrameKind::Pilot,
         modulation: 2,
         seq: 7,
+        erased: false,
         symbols: vec![Complex32::new(1.0, -1.0); 3],
     };
     let bytes = frame.encode().expect("encode");
@@ -310,4 +313,30 @@ fn datagram_encode_decode() {
         Err(NetError::Frame(_))
     ));
     assert!(SymbolFrame::decode(&bytes, 2).is_err());
+}
+
+/// An erased frame crosses the wire as its header alone and reads back as the
+/// same number of NaN symbols (erasures), with the frames around it intact.
+#[tokio::test]
+async fn erased_frames_carry_their_count_but_no_samples() {
+    let lost = SymbolFrame {
+        kind: FrameKind::Analog,
+        modulation: 0x80,
+        seq: 5,
+        erased: true,
+        symbols: vec![Complex32::new(0.5, 0.5); 6],
+    };
+    let bytes = lost.encode().expect("encode");
+    assert_eq!(bytes.len(), FRAME_HEADER_LEN, "no payload for an erased frame");
+    let next = SymbolFrame { seq: 6, erased: false, ..lost.clone() };
+    let (mut w, mut r) = duplex(4096);
+    write_frame(&mut w, &lost).await.expect("write erased");
+    write_frame(&mut w, &next).await.expect("write next");
+    drop(w);
+    let got = read_frame(&mut r, 16).await.expect("read").expect("frame");
+    assert!(got.erased && got.seq == 5 && got.symbols.len() == 6);
+    assert!(got.symbols.iter().all(|s| s.re.is_nan() && s.im.is_nan()));
+    let got = read_frame(&mut r, 16).await.expect("read").expect("frame");
+    assert_eq!(got, next);
+    assert!(read_frame(&mut r, 16).await.expect("eof").is_none());
 }

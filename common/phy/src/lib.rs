@@ -1,16 +1,26 @@
-//! Physical layer: complex symbols, channels, pilots, repetition-coded BPSK.
+//! Physical layer: complex symbols, modulation, channels, pilots, repetition-coded BPSK.
+//!
+//! Composable blocks in the spirit of Sionna's PHY API, each with explicit shapes:
+//! [`mapping`] (Gray QAM mapper, hard and soft demapper), [`channel`] (AWGN, block
+//! fading, frame erasures), [`pilots`] (pilot framing, LS/LMMSE channel estimation),
+//! [`repetition`] (robust BPSK for metadata).
 //!
 //! # Conventions (DESIGN §2)
 //!
 //! * Complex baseband. One **channel use** is one complex symbol ([`C32`]).
-//! * Average transmit power is normalised to 1 per complex symbol.
+//! * Average transmit power is normalised to 1 per complex symbol: every constellation
+//!   has unit average energy **Es = 1**, and pilots have unit power.
 //! * **SNR = Es/N0** in dB; AWGN is CN(0, N0) with N0 = 10^(−SNR/10), i.e. each of
 //!   the I and Q components carries independent real noise of variance N0/2.
-//!
-//! This is the skeleton PHY: AWGN, pilot-based LS channel estimation and a
-//! repetition-coded BPSK path for metadata. QAM, LDPC and fading come later.
+//! * Fading: `y = h·x + n` with `E|h|² = 1`, so SNR is the *average* received Es/N0.
+//! * **LLR = ln P(b = 0)/P(b = 1)**: positive means bit 0. This is the opposite of
+//!   Sionna's sign convention.
+//! * A "perfect CSI" receiver (true `h`) exists only for comparisons and is labelled so.
 
 pub mod channel;
+pub mod digital;
+pub mod mapping;
+pub mod link_channel;
 pub mod math;
 pub mod pilots;
 pub mod repetition;
@@ -37,6 +47,19 @@ pub enum PhyError {
     /// A received or reference symbol is NaN or infinite where a finite value is needed.
     #[error("non-finite value in {0}")]
     NonFinite(&'static str),
+    /// A sequence's length must be a multiple of some block size.
+    #[error("{what} has length {len}, which is not a multiple of {multiple_of}")]
+    InvalidLength {
+        what: &'static str,
+        len: usize,
+        multiple_of: usize,
+    },
+    /// A modulation name that [`mapping::Modulation`] does not know.
+    #[error("unknown modulation (expected bpsk, qpsk, 16qam, 64qam or 256qam)")]
+    UnknownModulation,
+    /// The channel code (semcom-ldpc) refused its input.
+    #[error("channel coding: {0}")]
+    Coding(String),
     /// A scalar parameter is out of its valid range.
     #[error("invalid parameter {name} = {value}: {reason}")]
     InvalidParameter {

@@ -9,22 +9,28 @@
 //!    [`SoftCastConfig::default`]); chunk edges at `i·H/rows`, so any image size works.
 //! 4. λ_i = mean square of chunk i. log2 λ is quantised uniformly with `lambda_bits` between
 //!    a min and max sent in the metadata (Q8.8). Both ends use only the quantised λ̂.
-//! 5. Budget `B = round(ρ·H·W·3)` channel uses (DESIGN §2). Pilots and the repetition-coded
-//!    metadata come off the top; chunks are taken in decreasing λ order while they fit.
+//! 5. Budget `B = round(ρ·H·W·3)` channel uses (DESIGN §2). The pilot pattern (P pilots
+//!    at the start of every block of L channel uses) and the metadata (on the digital
+//!    link: CRC-24A, 5G NR LDPC, QPSK at `meta_mcs`) come off the top; chunks are taken
+//!    in decreasing λ order while they fit.
 //!    The remaining analog channel uses, if any, carry the **first k coefficients (row-major
 //!    within the chunk) of the next chunk** ("partial chunk", its index and k are in the
 //!    metadata). Channel uses that are still left over are not transmitted; the reported
 //!    split always counts exactly the symbols sent.
 //! 6. Gains g_i = c·λ̂_i^(−1/4), c chosen so the expected power of the analog symbols is
 //!    exactly 1 per complex symbol; each complex symbol carries two scaled coefficients
-//!    (I then Q). Pilots (unit-modulus QPSK) and BPSK metadata also have power 1.
+//!    (I then Q). Pilots (unit-modulus QPSK) and the QAM metadata also have power 1.
+//! 7. Stream: metadata symbols then analog symbols, with the pilots inserted by
+//!    [`PilotPattern`]; [`Transmission::segments`] are its runs of one kind in order.
 //!
 //! # Receiver ([`decode`])
-//! LS channel estimate and N̂0 from the pilots; metadata by coherent MRC of the repeats and a
-//! CRC-16 check ([`CodecError::MetadataCorrupt`] if it fails); then per real dimension the
-//! equalised sample `ŷ = Re/Im(z/ĥ)` has noise variance `σ² = N̂0/(2|ĥ|²)` and the LLSE
-//! estimate is `x̂ = g·λ̂/(g²·λ̂ + σ²)·ŷ`. Unsent coefficients are 0. Inverse DCT, add the
-//! means, YCbCr → RGB.
+//! LMMSE channel estimate per pilot block and a pooled N̂0 (blocks whose pilots were lost
+//! are erasures); metadata by soft demapping and LDPC decoding, checked by the link's
+//! CRC-24A and the metadata's own CRC-16 ([`CodecError::MetadataCorrupt`] if either
+//! fails); then per real dimension the equalised sample `ŷ = Re/Im(z/ĥ)` has noise
+//! variance `σ² = σ_w²/(2|ĥ|²)` (σ_w² = N̂0 plus the estimation error of ĥ) and the LLSE
+//! estimate is `x̂ = g·λ̂/(g²·λ̂ + σ²)·ŷ`. Unsent or lost coefficients are 0. Inverse DCT,
+//! add the means, YCbCr → RGB.
 //!
 //! Not implemented from the paper: the Hadamard whitening across packets (it protects
 //! against packet loss, which this channel model does not have).
@@ -44,15 +50,19 @@ use crate::color::{rgb_to_ycbcr, ycbcr_to_rgb, Planes};
 use crate::dct::{Dct2d, DctError};
 use image::RgbImage;
 use layout::{effective_grid, AnalogPlan, FieldWidths, LambdaQuant, MetaParseError, Metadata, Partial};
-use semcom_phy::{pilots, repetition, PhyError, C32};
+use semcom_phy::digital::{self, Mcs};
+use semcom_phy::mapping::DemapMethod;
+use semcom_phy::pilots::{Csi, Estimator, PilotPattern};
+use semcom_phy::{PhyError, C32};
 
 /// Codec id on the wire (the transmission header's `codec`): this module's symbol
 /// layout and metadata format, version 1.
 pub const CODEC_ID: &str = "softcast-v1";
 
-/// Codec parameters. Sender and receiver must agree on `pilot_symbols` and
-/// `meta_repetitions` (per-connection handshake); grids and `lambda_bits` travel in the
-/// metadata, so the receiver takes them from there.
+/// Codec parameters. Sender and receiver must agree on the pilot pattern (a
+/// per-connection handshake may carry it); grids and `lambda_bits` travel in the
+/// metadata and the metadata MCS in the frame headers, so the receiver takes them
+/// from there.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
 #[serde(default)]
 pub struct SoftCastConfig {
@@ -62,17 +72,22 @@ pub struct SoftCastConfig {
     pub chunks_chroma: (u16, u16),
     /// Bits per quantised log2 λ, 1..=15.
     pub lambda_bits: u8,
-    /// Number of pilot symbols, at least 2 (LS needs 2 to also estimate N0).
-    pub pilot_symbols: usize,
-    /// Repetitions of each metadata bit (BPSK), at least 1.
-    pub meta_repetitions: usize,
+    /// Pilot pattern: every block of `pilot_block` channel uses starts with
+    /// `pilots_per_block` known pilots (per-block channel estimate, so block fading
+    /// with a coherence of at least `pilot_block` symbols is tracked).
+    pub pilot_block: usize,
+    pub pilots_per_block: usize,
+    /// MCS index (semcom_phy::digital::MCS_TABLE) of the metadata on the digital
+    /// link; the receiver reads it from the frame headers.
+    pub meta_mcs: u8,
     /// Receiver cap on H·W taken from metadata (corrupted-but-CRC-passing metadata cannot
     /// trigger huge allocations). Defaults to 16 Mpx like `ImageLimits`.
     pub max_pixels: u64,
 }
 
 impl Default for SoftCastConfig {
-    /// Grids 16×16 (Y) and 8×8 (Cb, Cr), 6-bit λ, 64 pilots, 8 repetitions.
+    /// Grids 16×16 (Y) and 8×8 (Cb, Cr), 6-bit λ, 16 pilots per 1024 channel uses
+    /// (1.6 % overhead; LMMSE estimate error N0/17 per block), metadata at QPSK 1/5.
     ///
     /// The grid maximised mean PSNR at ρ = 1/32 over the four sample images and SNR 0, 10,
     /// 20 dB (`examples/softcast_sweep.rs`, 4 seeds): 8/4: 23.87, 12/6: 25.02, 16/8: 25.21,
@@ -84,8 +99,9 @@ impl Default for SoftCastConfig {
             chunks_luma: (16, 16),
             chunks_chroma: (8, 8),
             lambda_bits: 6,
-            pilot_symbols: 64,
-            meta_repetitions: 8,
+            pilot_block: 1024,
+            pilots_per_block: 16,
+            meta_mcs: 1,
             max_pixels: 16 * 1024 * 1024,
         }
     }
@@ -103,12 +119,13 @@ impl SoftCastConfig {
         if !(1..=15).contains(&self.lambda_bits) {
             return bad(format!("lambda_bits = {} must be in 1..=15", self.lambda_bits));
         }
-        if self.pilot_symbols < 2 {
-            return bad(format!("pilot_symbols = {} must be at least 2", self.pilot_symbols));
+        if self.pilots_per_block < 2 || self.pilot_block <= self.pilots_per_block {
+            return bad(format!(
+                "pilots_per_block = {} must be at least 2 (to estimate N0) and below pilot_block = {}",
+                self.pilots_per_block, self.pilot_block
+            ));
         }
-        if self.meta_repetitions == 0 || self.meta_repetitions > 1 << 16 {
-            return bad(format!("meta_repetitions = {} must be in 1..=65536", self.meta_repetitions));
-        }
+        Mcs::from_index(self.meta_mcs).map_err(|e| CodecError::InvalidConfig(format!("meta_mcs: {e}")))?;
         if self.max_pixels == 0 {
             return bad("max_pixels must be positive".into());
         }
@@ -136,8 +153,8 @@ pub enum CodecError {
         width: u32,
         height: u32,
     },
-    #[error("channel estimation from pilots failed: {0}")]
-    ChannelEstimate(#[from] PhyError),
+    #[error("physical layer: {0}")]
+    Phy(#[from] PhyError),
     #[error("metadata corrupt, cannot reconstruct: {0}")]
     MetadataCorrupt(String),
     #[error("metadata passed its CRC but is invalid: {0}")]
@@ -151,7 +168,7 @@ pub enum CodecError {
 pub enum SegmentKind {
     /// Known pilot symbols (`semcom_phy::pilots::pilot_sequence`).
     Pilot,
-    /// Repetition-coded BPSK metadata.
+    /// Metadata on the digital link (LDPC + QAM at `meta_mcs`).
     Meta,
     /// Analog SoftCast symbols.
     Analog,
@@ -188,7 +205,8 @@ impl ChannelUseSplit {
     }
 }
 
-/// Sender output: segments in transmission order (pilots, metadata, analog).
+/// Sender output: runs of one kind in transmission order (pilots at their pattern
+/// positions, metadata, analog).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Transmission {
     pub segments: Vec<Segment>,
@@ -207,23 +225,24 @@ impl Transmission {
     }
 }
 
-/// Receiver input: received symbols grouped by kind, each in order of arrival.
+/// Receiver input: every channel use of the transmission in order (pilots
+/// included; lost symbols NaN), and what the frame headers said: how many data
+/// symbols are metadata and at which MCS.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Received {
-    pub pilots: Vec<C32>,
-    pub meta: Vec<C32>,
-    pub analog: Vec<C32>,
+    pub stream: Vec<C32>,
+    pub meta_symbols: usize,
+    pub meta_mcs: u8,
 }
 
 impl Received {
-    /// Groups received segments by kind, keeping arrival order within each kind.
-    pub fn from_segments<'a>(segments: impl IntoIterator<Item = &'a Segment>) -> Self {
-        let mut r = Self::default();
+    /// The segments of a transmission as they were sent (no channel).
+    pub fn from_segments<'a>(segments: impl IntoIterator<Item = &'a Segment>, meta_mcs: u8) -> Self {
+        let mut r = Self { meta_mcs, ..Self::default() };
         for s in segments {
-            match s.kind {
-                SegmentKind::Pilot => r.pilots.extend_from_slice(&s.symbols),
-                SegmentKind::Meta => r.meta.extend_from_slice(&s.symbols),
-                SegmentKind::Analog => r.analog.extend_from_slice(&s.symbols),
+            r.stream.extend_from_slice(&s.symbols);
+            if s.kind == SegmentKind::Meta {
+                r.meta_symbols += s.symbols.len();
             }
         }
         r
@@ -234,16 +253,19 @@ impl Received {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reconstruction {
     pub image: RgbImage,
-    /// Estimated SNR |ĥ|²/N̂0 in dB from the pilots.
+    /// Estimated SNR mean|ĥ|²/N̂0 in dB from the pilots.
     pub snr_est_db: f64,
     pub n0_est: f64,
-    pub h_est: C32,
+    /// Mean |ĥ|² over the data symbols (1 on an AWGN link).
+    pub mean_gain_est: f64,
     /// Split as the sender made it: `analog` from the metadata, `pilots`/`meta` as
     /// received; `budget` is 0 because the receiver does not know ρ.
     pub split: ChannelUseSplit,
     pub chunks_sent: usize,
-    /// Analog symbols expected but missing or non-finite (treated as erasures → LLSE 0).
+    /// Analog symbols expected but missing or erased (LLSE estimate 0).
     pub erased_analog: usize,
+    /// LDPC iterations the metadata took.
+    pub meta_iterations: usize,
 }
 
 /// Per-chunk mean square of a coefficient plane set.
@@ -274,12 +296,21 @@ pub fn encode(img: &RgbImage, rho: f64, cfg: &SoftCastConfig) -> Result<Transmis
     let luma = effective_grid(cfg.chunks_luma, h, w);
     let chroma = effective_grid(cfg.chunks_chroma, h, w);
     let fw = FieldWidths::new(h, w, luma, chroma);
-    let reps = cfg.meta_repetitions;
     let lb = cfg.lambda_bits;
-    let overhead = |sel: usize, partial: bool| cfg.pilot_symbols + reps * fw.meta_bits(lb, sel, partial);
+    let mcs = Mcs::from_index(cfg.meta_mcs).map_err(|e| CodecError::InvalidConfig(e.to_string()))?;
+    let pattern = pilot_pattern(cfg)?;
+    // Data channel uses (metadata + analog) that fit the budget once pilots are in.
+    let capacity = data_capacity(&pattern, budget);
+    let overhead = |sel: usize, partial: bool| mcs.symbols_for(meta_payload_bytes(fw.meta_bits(lb, sel, partial)));
     let min_needed = overhead(0, false);
-    if min_needed > budget {
-        return Err(CodecError::BudgetTooSmall { budget, needed: min_needed, rho, width, height });
+    if min_needed > capacity {
+        return Err(CodecError::BudgetTooSmall {
+            budget,
+            needed: pattern.total_len(min_needed),
+            rho,
+            width,
+            height,
+        });
     }
 
     // Mean removal and DCT.
@@ -306,7 +337,7 @@ pub fn encode(img: &RgbImage, rho: f64, cfg: &SoftCastConfig) -> Result<Transmis
     let mut real = 0usize;
     for &i in &by_energy {
         let r = real + chunk_list[i].len();
-        if overhead(nsel + 1, false) + r.div_ceil(2) <= budget {
+        if overhead(nsel + 1, false) + r.div_ceil(2) <= capacity {
             nsel += 1;
             real = r;
         } else {
@@ -316,7 +347,7 @@ pub fn encode(img: &RgbImage, rho: f64, cfg: &SoftCastConfig) -> Result<Transmis
     // Partial chunk: the next one by energy gets whatever analog room is left once the
     // partial fields are added to the metadata.
     let partial_count = by_energy.get(nsel).and_then(|&i| {
-        let avail = budget.checked_sub(overhead(nsel, true))?;
+        let avail = capacity.checked_sub(overhead(nsel, true))?;
         let k = (2 * avail).checked_sub(real)?.min(chunk_list[i].len() - 1);
         (k > 0).then_some((i, k))
     });
@@ -362,22 +393,20 @@ pub fn encode(img: &RgbImage, rho: f64, cfg: &SoftCastConfig) -> Result<Transmis
         reals.push(0.0);
     }
     let analog: Vec<C32> = reals.chunks_exact(2).map(|p| C32::new(p[0], p[1])).collect();
-    let meta_syms = repetition::encode(&meta.to_bits(), reps);
-    let pilot_syms = pilots::pilot_sequence(cfg.pilot_symbols);
+    let meta_syms = digital::encode(&pack_meta(&meta.to_bits()), &mcs)?;
+    let data_len = meta_syms.len() + analog.len();
     let split = ChannelUseSplit {
-        pilots: pilot_syms.len(),
+        pilots: pattern.overhead(data_len),
         meta: meta_syms.len(),
         analog: analog.len(),
-        total: pilot_syms.len() + meta_syms.len() + analog.len(),
+        total: pattern.total_len(data_len),
         budget,
     };
     debug_assert!(split.total <= budget);
+    let mut data = meta_syms;
+    data.extend_from_slice(&analog);
     Ok(Transmission {
-        segments: vec![
-            Segment { kind: SegmentKind::Pilot, symbols: pilot_syms },
-            Segment { kind: SegmentKind::Meta, symbols: meta_syms },
-            Segment { kind: SegmentKind::Analog, symbols: analog },
-        ],
+        segments: segments(&pattern, &pattern.insert(&data), split.meta),
         split,
         chunks_sent: nsel,
         chunks_total: chunk_list.len(),
@@ -387,39 +416,39 @@ pub fn encode(img: &RgbImage, rho: f64, cfg: &SoftCastConfig) -> Result<Transmis
 
 /// Reconstructs the image from received symbols.
 ///
-/// Pilots: any count ≥ 2 is used (the pilot sequence is prefix-consistent), NaN/inf pilots
-/// are an error. Metadata: length must be a multiple of `meta_repetitions`, non-finite
-/// symbols are erasures, CRC failure → [`CodecError::MetadataCorrupt`]. Analog: missing or
-/// non-finite symbols are erasures (estimate 0, counted in `erased_analog`), extra symbols
-/// are ignored.
+/// The pilot pattern gives an LMMSE channel estimate per block and a pooled N̂0;
+/// blocks whose pilots were lost are erasures. Metadata: LDPC decoding with CRC;
+/// any failed block → [`CodecError::MetadataCorrupt`] (nothing is reconstructed
+/// from unverified metadata). Analog: per-symbol LLSE with the block's ĥ and
+/// effective noise; missing or erased symbols are estimated as 0 (counted in
+/// `erased_analog`), extra symbols are ignored.
 pub fn decode(rx: &Received, cfg: &SoftCastConfig) -> Result<Reconstruction, CodecError> {
     cfg.validate()?;
-    let reference = pilots::pilot_sequence(rx.pilots.len());
-    let est = pilots::estimate_channel(&rx.pilots, &reference)?;
-    let h = est.h;
-    let gain = h.norm_sqr() as f64;
-    if gain.is_nan() || gain <= 1e-12 {
-        return Err(CodecError::ChannelEstimate(PhyError::InvalidParameter {
-            name: "h",
-            value: gain.sqrt(),
-            reason: "estimated channel gain is (near) zero",
-        }));
+    let pattern = pilot_pattern(cfg)?;
+    let mcs = Mcs::from_index(rx.meta_mcs).map_err(|e| CodecError::MetadataCorrupt(format!("frame header MCS: {e}")))?;
+    // A stream cut inside a pilot block is padded with erasures to a valid length.
+    let mut stream = rx.stream.clone();
+    let rem = stream.len() % pattern.block_len();
+    if rem != 0 && rem <= pattern.pilots_per_block() {
+        stream.resize(stream.len() - rem + pattern.pilots_per_block() + 1, C32::new(f32::NAN, f32::NAN));
     }
-
-    // Metadata: the symbol count is known from framing, so nbits = count / repetitions.
-    let reps = cfg.meta_repetitions;
-    let nbits = rx.meta.len() / reps;
-    if nbits * reps != rx.meta.len() {
+    let eq = pattern.extract(&stream, None, Estimator::Lmmse, Csi::Estimated)?;
+    let m = rx.meta_symbols;
+    if m == 0 || m > eq.len() {
         return Err(CodecError::MetadataCorrupt(format!(
-            "{} metadata symbols is not a multiple of {reps} repetitions",
-            rx.meta.len()
+            "{m} metadata symbols announced, {} data symbols received",
+            eq.len()
         )));
     }
-    // A noiseless estimate gives N̂0 = 0; LLR magnitudes then don't matter, only signs, so
-    // any small positive value keeps the decoder's precondition.
-    let n0_llr = est.n0.max(1e-12 * gain);
-    let decoded = repetition::decode(&rx.meta, nbits, reps, h, n0_llr)?;
-    let bits: Vec<bool> = decoded.iter().map(|b| b.0).collect();
+    let decoded = digital::decode(&eq.symbols[..m], &eq.h[..m], &eq.noise_var[..m], &mcs, DemapMethod::MaxLog)?;
+    let payload = decoded.payload.ok_or_else(|| {
+        let failed = decoded.blocks_ok.iter().filter(|ok| !**ok).count();
+        CodecError::MetadataCorrupt(format!(
+            "LDPC decoding failed: {failed} of {} code blocks did not pass their CRC",
+            decoded.blocks_ok.len()
+        ))
+    })?;
+    let bits = unpack_meta(&payload).ok_or_else(|| CodecError::MetadataInvalid("bad metadata length prefix".into()))?;
     let meta = Metadata::from_bits(&bits, cfg.max_pixels).map_err(|e| match e {
         MetaParseError::Crc(s) => CodecError::MetadataCorrupt(s),
         MetaParseError::Invalid(s) => CodecError::MetadataInvalid(s),
@@ -427,25 +456,33 @@ pub fn decode(rx: &Received, cfg: &SoftCastConfig) -> Result<Reconstruction, Cod
 
     let (hh, ww) = (meta.height as usize, meta.width as usize);
     let plan = AnalogPlan::new(&meta);
-    let sigma2 = est.n0 / (2.0 * gain);
-    let h_inv = C32::new(1.0, 0.0) / h;
+    let analog_rx = &eq.symbols[m..];
+    let analog_h = &eq.h[m..];
+    let analog_noise = &eq.noise_var[m..];
     let mut coeffs: [Vec<f32>; 3] = [vec![0.0; hh * ww], vec![0.0; hh * ww], vec![0.0; hh * ww]];
     let mut erased = 0usize;
     let mut t = 0usize; // running real-dimension index
     let mut last_symbol_checked = usize::MAX;
     for &(ci, lam, g, count) in &plan.order {
         let c = &plan.chunks[ci];
-        let wiener = g * lam / (g * g * lam + sigma2);
         let plane = &mut coeffs[c.channel];
         for idx in c.indices(ww).take(count) {
             let s = t / 2;
-            let z = rx.analog.get(s).copied().filter(|z| z.re.is_finite() && z.im.is_finite());
-            if z.is_none() && s != last_symbol_checked {
+            // Equalised sample and its per-real-dimension noise variance
+            // σ² = noise_var / (2|ĥ|²); None for a lost or missing symbol.
+            let sample = analog_rx.get(s).and_then(|&z| {
+                let h = analog_h[s];
+                let gain = f64::from(h.norm_sqr());
+                let nv = f64::from(analog_noise[s]);
+                (z.re.is_finite() && z.im.is_finite() && gain > 1e-12 && nv.is_finite())
+                    .then(|| (z / h, nv / (2.0 * gain)))
+            });
+            if sample.is_none() && s != last_symbol_checked {
                 erased += 1;
             }
             last_symbol_checked = s;
-            if let Some(z) = z {
-                let y = z * h_inv;
+            if let Some((y, sigma2)) = sample {
+                let wiener = g * lam / (g * g * lam + sigma2);
                 let yr = if t & 1 == 0 { y.re } else { y.im } as f64;
                 plane[idx] = (wiener * yr) as f32;
             }
@@ -463,21 +500,76 @@ pub fn decode(rx: &Received, cfg: &SoftCastConfig) -> Result<Reconstruction, Cod
     let image = ycbcr_to_rgb(&Planes { width: meta.width as u32, height: meta.height as u32, y, cb, cr });
     let analog = plan.symbols();
     let split = ChannelUseSplit {
-        pilots: rx.pilots.len(),
-        meta: rx.meta.len(),
+        pilots: pattern.overhead(m + analog),
+        meta: m,
         analog,
-        total: rx.pilots.len() + rx.meta.len() + analog,
+        total: pattern.total_len(m + analog),
         budget: 0,
     };
+    let live: Vec<f64> = eq.h.iter().map(|h| f64::from(h.norm_sqr())).filter(|g| *g > 0.0).collect();
+    let mean_gain = live.iter().sum::<f64>() / live.len().max(1) as f64;
     Ok(Reconstruction {
         image,
-        snr_est_db: est.snr_db(),
-        n0_est: est.n0,
-        h_est: h,
+        snr_est_db: 10.0 * (mean_gain / eq.n0).log10(),
+        n0_est: eq.n0,
+        mean_gain_est: mean_gain,
         split,
         chunks_sent: meta.lambda_idx.len(),
         erased_analog: erased,
+        meta_iterations: decoded.iterations,
     })
+}
+
+fn pilot_pattern(cfg: &SoftCastConfig) -> Result<PilotPattern, CodecError> {
+    Ok(PilotPattern::new(cfg.pilot_block, cfg.pilots_per_block)?)
+}
+
+/// Data channel uses that fit in `budget` channel uses once the pilots are in.
+fn data_capacity(pattern: &PilotPattern, budget: usize) -> usize {
+    let (l, p) = (pattern.block_len(), pattern.pilots_per_block());
+    (budget / l) * (l - p) + (budget % l).saturating_sub(p)
+}
+
+/// Metadata bits as link payload: a 16-bit bit count, then the bits packed MSB first.
+fn pack_meta(bits: &[bool]) -> Vec<u8> {
+    let n = bits.len().min(u16::MAX as usize);
+    let mut out = (n as u16).to_be_bytes().to_vec();
+    out.extend(bits[..n].chunks(8).map(|c| c.iter().enumerate().fold(0u8, |b, (i, &x)| b | (u8::from(x) << (7 - i)))));
+    out
+}
+
+fn unpack_meta(bytes: &[u8]) -> Option<Vec<bool>> {
+    let (len, body) = bytes.split_first_chunk::<2>()?;
+    let n = u16::from_be_bytes(*len) as usize;
+    if body.len() != n.div_ceil(8) {
+        return None;
+    }
+    Some((0..n).map(|i| body[i / 8] >> (7 - i % 8) & 1 == 1).collect())
+}
+
+fn meta_payload_bytes(bits: usize) -> usize {
+    2 + bits.div_ceil(8)
+}
+
+/// Cuts the pilot-framed stream into runs of one kind, in order: pilots at their
+/// pattern positions, then data symbols (the first `meta` of them metadata).
+fn segments(pattern: &PilotPattern, stream: &[C32], meta: usize) -> Vec<Segment> {
+    let (l, p) = (pattern.block_len(), pattern.pilots_per_block());
+    let mut out: Vec<Segment> = Vec::new();
+    let mut data_index = 0usize;
+    for (pos, &s) in stream.iter().enumerate() {
+        let kind = if pos % l < p {
+            SegmentKind::Pilot
+        } else {
+            data_index += 1;
+            if data_index <= meta { SegmentKind::Meta } else { SegmentKind::Analog }
+        };
+        match out.last_mut() {
+            Some(seg) if seg.kind == kind => seg.symbols.push(s),
+            _ => out.push(Segment { kind, symbols: vec![s] }),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
