@@ -62,6 +62,17 @@ enum Command {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
+    /// Simulate the physical layer (uncoded BER, coded BLER per MCS, channel
+    /// estimation MSE) against theory; write CSV and PNG/SVG plots.
+    PhyCurves {
+        #[arg(long, default_value = "docs/phy")]
+        out: PathBuf,
+        /// A fast, low-precision run.
+        #[arg(long)]
+        quick: bool,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Print the certificate fingerprint of a node's data directory (generating
     /// the identity if there is none yet), to pin it on the other hosts.
     Fingerprint {
@@ -129,6 +140,11 @@ async fn main() -> Result<()> {
                     println!("wrote {}", path.display());
                 }
             }
+        }
+        Command::PhyCurves { out, quick, seed } => {
+            let effort = if quick { semcom_cli::phy_curves::Effort::QUICK } else { semcom_cli::phy_curves::Effort::FULL };
+            let table = tokio::task::spawn_blocking(move || semcom_cli::phy_curves::run(&out, effort, seed)).await??;
+            println!("{table}");
         }
         Command::Fingerprint { data_dir, name } => {
             let id = semcom_net::Identity::load_or_generate(&data_dir, &name)?;

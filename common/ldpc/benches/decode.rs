@@ -48,15 +48,17 @@ fn bench(c: &mut Criterion) {
         let mut g = c.benchmark_group(format!("decode_{label}_ebn0_{eb_n0}"));
         g.throughput(Throughput::Elements(k as u64));
         g.sample_size(20);
-        let mut dec = spec.decoder(DecoderConfig::default()).expect("decoder");
-        let mut out = Vec::new();
-        let mut i = 0;
-        g.bench_function(BenchmarkId::new("semcom-ldpc", "offset-min-sum"), |b| {
-            b.iter(|| {
-                i = (i + 1) % pool.len();
-                dec.decode(&pool[i], &mut out).expect("decode")
-            })
-        });
+        for (name, cfg) in [("corrected-min-sum", DecoderConfig::default()), ("offset-min-sum", DecoderConfig::min_sum())] {
+            let mut dec = spec.decoder(cfg).expect("decoder");
+            let mut out = Vec::new();
+            let mut i = 0;
+            g.bench_function(BenchmarkId::new("semcom-ldpc", name), |b| {
+                b.iter(|| {
+                    i = (i + 1) % pool.len();
+                    dec.decode(&pool[i], &mut out).expect("decode")
+                })
+            });
+        }
         for imp in [DecoderImplementation::HLAminstari8, DecoderImplementation::HLAminstarf32] {
             let mut tb = imp.build_decoder(spec.code().to_toolbox_matrix(rows));
             let mut j = 0;

@@ -8,7 +8,7 @@
 //! (untransmitted extension rows carry no information for either decoder).
 //!
 //! Usage: cargo run --release -p semcom-ldpc --example bler_compare -- \
-//!            [bg2|bg1] [Eb/N0 dB ...] [--frames N] [--toolbox NAME|all]
+//!            [bg2|bg1] [Eb/N0 dB ...] [--frames N] [--toolbox NAME|all|none]
 
 use std::time::Instant;
 
@@ -50,14 +50,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "{case}: {:?} Z={} K'={k} E={e} R={:.3} active base cols={} rows={} frames/point={frames}",
         spec.base_graph(), spec.z(), spec.rate(), spec.active_base_cols(), rows
     );
-    let impls: Vec<DecoderImplementation> = if toolbox == "all" {
+    let impls: Vec<DecoderImplementation> = if toolbox == "none" {
+        Vec::new()
+    } else if toolbox == "all" {
         use DecoderImplementation::*;
         vec![Phif32, Aminstarf32, Minstarapproxf32, Aminstari8, Minstarapproxi8, HLPhif32, HLAminstarf32, HLMinstarapproxf32, HLAminstari8, HLMinstarapproxi8]
     } else {
         vec![toolbox.parse().map_err(|e: &str| e.to_string())?]
     };
     // Optional overrides for exploring the normalisation / offset.
-    let mut cfg = DecoderConfig::default();
+    let mut cfg = match std::env::var("LDPC_RULE").as_deref() {
+        Ok("minsum") => DecoderConfig::min_sum(),
+        Ok("corrected3") | Err(_) => DecoderConfig::default(),
+        Ok(_) => return Err("LDPC_RULE: minsum | corrected3".into()),
+    };
     if let Ok(a) = std::env::var("LDPC_ALPHA") {
         cfg.alpha = a.parse()?;
     }
@@ -99,8 +105,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         let dt = t0.elapsed().as_secs_f64();
         println!(
-            "Eb/N0 {eb_n0:.2} dB  semcom-ldpc (layered min-sum)     BLER {:.2e} ({err}/{frames})  avg iters {:.2}  {:.1} Mbit/s",
-            err as f64 / frames as f64, iters as f64 / frames as f64, (k * frames) as f64 / dt / 1e6
+            "Eb/N0 {eb_n0:.2} dB  semcom-ldpc ({:<10})          BLER {:.2e} ({err}/{frames})  avg iters {:.2}  {:.1} Mbit/s",
+            format!("{:?}", cfg.rule), err as f64 / frames as f64, iters as f64 / frames as f64, (k * frames) as f64 / dt / 1e6
         );
         for imp in &impls {
             let mut tb = imp.build_decoder(spec.code().to_toolbox_matrix(rows));

@@ -44,7 +44,7 @@ pub mod transport;
 mod encoder;
 mod error;
 
-pub use decoder::{DecodeStats, DecoderConfig, LdpcDecoder};
+pub use decoder::{CheckRule, DecodeStats, DecoderConfig, LdpcDecoder};
 pub use error::LdpcError;
 pub use qc::{BaseGraph, QcCode, LIFTING_SIZES};
 pub use ratematch::{segmentation, select_base_graph, CodeBlockSpec, Segmentation};
