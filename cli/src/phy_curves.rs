@@ -51,6 +51,8 @@ fn csv(curves: &[Curve], x: &str, y: &str) -> String {
 }
 
 fn save(out: &Path, stem: &str, title: &str, x: &str, y: &str, log_y: bool, curves: &[Curve]) -> Result<()> {
+    // BLER waterfalls fill the upper right; their legend goes lower left.
+    let legend_lower_left = stem.starts_with("bler");
     std::fs::write(out.join(format!("{stem}.csv")), csv(curves, x, y))?;
     Chart {
         title: title.into(),
@@ -61,6 +63,7 @@ fn save(out: &Path, stem: &str, title: &str, x: &str, y: &str, log_y: bool, curv
             .iter()
             .map(|c| Series { label: c.label.clone(), points: c.points.clone(), dashed: c.theory })
             .collect(),
+        legend_lower_left,
     }
     .save(&out.join(stem))
     .with_context(|| format!("plotting {stem}"))

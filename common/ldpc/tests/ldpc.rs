@@ -131,8 +131,8 @@ fn block_errors(spec: &CodeBlockSpec, eb_n0_db: f64, frames: usize, seed: u64) -
     errors
 }
 
-/// BG2, K' = 1000 (Z = 104), E = 2000 (R = 1/2), Gray QPSK, AWGN, layered NMS
-/// α = 0.75, ≤ 20 iterations.
+/// BG2, K' = 1000 (Z = 104), E = 2000 (R = 1/2), Gray QPSK, AWGN, default
+/// decoder (layered corrected min-sum), ≤ 20 iterations.
 ///
 /// Reference: for this block size and rate, published 5G NR curves (e.g. the
 /// MATLAB 5G Toolbox "LDPC block error rate" example and Richardson & Kudekar,
@@ -154,14 +154,18 @@ fn bg2_rate_half_awgn_bler_below_1e_2() {
 #[test]
 fn bler_falls_monotonically_with_eb_n0() {
     let spec = CodeBlockSpec::new(1000, 2000, 2).unwrap();
-    let points = [0.5, 1.0, 1.5, 2.0];
+    // Points inside the waterfall of the corrected min-sum decoder (it has
+    // ≈ 0 errors in 600 frames from 1.5 dB on).
+    let points = [0.5, 1.0, 1.25, 1.75];
     let bler: Vec<usize> = points.iter().map(|&p| block_errors(&spec, p, 600, 31)).collect();
     eprintln!("errors/600 at {points:?}: {bler:?}");
     // 0.5 dB is well below the waterfall: most frames fail.
     assert!(bler[0] > 300, "{bler:?}");
+    // Strictly falling, except that 0 may stay 0.
     for w in bler.windows(2) {
-        assert!(w[1] < w[0], "{bler:?}");
+        assert!(w[1] < w[0] || w[0] == 0 && w[1] == 0, "{bler:?}");
     }
+    assert!(bler[2] > 0, "1.25 dB should still show errors in 600 frames: {bler:?}");
 }
 
 #[test]

@@ -34,6 +34,9 @@ pub struct Chart {
     pub y_label: String,
     pub log_y: bool,
     pub series: Vec<Series>,
+    /// Put the legend in the lower-left corner (for falling curves that crowd the
+    /// upper right, like BLER waterfalls); upper right otherwise.
+    pub legend_lower_left: bool,
 }
 
 const FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
@@ -138,7 +141,11 @@ impl Chart {
                     .background_style(WHITE.mix(0.85))
                     .border_style(BLACK)
                     .label_font(("sans-serif", 13))
-                    .position(SeriesLabelPosition::UpperRight)
+                    .position(if self.legend_lower_left {
+                        SeriesLabelPosition::LowerLeft
+                    } else {
+                        SeriesLabelPosition::UpperRight
+                    })
                     .draw()
                     .map_err(|e| e.to_string())?;
             }};
@@ -186,6 +193,7 @@ mod tests {
                 Series { label: "sim".into(), points: vec![(0.0, 0.08), (4.0, 0.012), (8.0, 0.0002), (9.0, 0.0)], dashed: false },
                 Series { label: "theory".into(), points: vec![(0.0, 0.079), (8.0, 0.00019)], dashed: true },
             ],
+            legend_lower_left: false,
         };
         let stem = dir.path().join("ber");
         chart.save(&stem).expect("save");
@@ -199,7 +207,14 @@ mod tests {
     #[test]
     fn an_empty_chart_is_an_error() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let chart = Chart { title: "x".into(), x_label: "".into(), y_label: "".into(), log_y: true, series: vec![] };
+        let chart = Chart {
+            title: "x".into(),
+            x_label: "".into(),
+            y_label: "".into(),
+            log_y: true,
+            series: vec![],
+            legend_lower_left: false,
+        };
         assert!(chart.save(&dir.path().join("x")).is_err());
     }
 }
