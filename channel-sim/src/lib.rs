@@ -17,8 +17,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use semcom_net::Fingerprint;
 use semcom_proto::v1::channel_control_server::ChannelControlServer;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use semcom_runtime::{node_credentials, ServerTask};
 use tokio_stream::wrappers::TcpListenerStream;
 
 pub use config::{BurstConfig, ChannelModelConfig, ChannelSimConfig, FadingKind, NetworkConfig};
@@ -27,25 +26,19 @@ pub struct RunningChannelSim {
     pub quic_addr: SocketAddr,
     pub control_addr: SocketAddr,
     pub fingerprint: Fingerprint,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<Result<()>>,
+    task: ServerTask<anyhow::Error>,
 }
 
 impl RunningChannelSim {
-    pub async fn shutdown(mut self) -> Result<()> {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        self.task.await.context("channel-sim task")?
+    pub async fn shutdown(self) -> Result<()> {
+        self.task.shutdown().await
     }
 }
 
 pub async fn start(cfg: ChannelSimConfig) -> Result<RunningChannelSim> {
-    std::fs::create_dir_all(&cfg.data_dir)
-        .with_context(|| format!("creating data directory {}", cfg.data_dir.display()))?;
-    let identity = cfg.identity.load(&cfg.data_dir, &cfg.node_name).context("loading identity")?;
+    let (identity, trust) = node_credentials(&cfg.data_dir, &cfg.node_name, &cfg.identity, &cfg.trust)
+        .context("node identity and trust")?;
     let fingerprint = identity.fingerprint();
-    let trust = cfg.trust.to_peer_trust().context("trust configuration")?;
     // Validate the channel before accepting anything.
     cfg.channel.validate().context("[channel] settings")?;
     cfg.network.validate().map_err(anyhow::Error::msg).context("[network] settings")?;
@@ -75,16 +68,13 @@ pub async fn start(cfg: ChannelSimConfig) -> Result<RunningChannelSim> {
 
     tracing::info!(%quic_addr, %control_addr, upstream = %cfg.upstream, %fingerprint,
         snr_db = cfg.channel.snr_db, "channel-sim listening");
-    let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let relay_task = tokio::spawn(relay::serve(server.clone(), upstream, shared.clone()));
-    let task = tokio::spawn(async move {
+    let task = ServerTask::spawn(move |stop| async move {
         let result = tonic::transport::Server::builder()
             .add_service(health)
             .add_service(reflection)
             .add_service(ChannelControlServer::new(api::ControlApi { shared }))
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
-                let _ = stop_rx.await;
-            })
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stop.wait())
             .await
             .context("control API server");
         server.close(0u32.into(), b"channel-sim shutting down");
@@ -94,5 +84,5 @@ pub async fn start(cfg: ChannelSimConfig) -> Result<RunningChannelSim> {
         client.wait_idle().await;
         result
     });
-    Ok(RunningChannelSim { quic_addr, control_addr, fingerprint, stop: Some(stop_tx), task })
+    Ok(RunningChannelSim { quic_addr, control_addr, fingerprint, task })
 }

@@ -16,8 +16,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use semcom_net::Fingerprint;
 use semcom_proto::v1::receiver_server::ReceiverServer;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use semcom_runtime::{node_credentials, ServerTask};
 use tokio_stream::wrappers::TcpListenerStream;
 
 pub use config::ReceiverConfig;
@@ -28,27 +27,21 @@ pub struct RunningReceiver {
     pub quic_addr: SocketAddr,
     pub grpc_addr: SocketAddr,
     pub fingerprint: Fingerprint,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<Result<()>>,
+    task: ServerTask<anyhow::Error>,
 }
 
 impl RunningReceiver {
     /// Stops accepting, closes connections and waits for the servers to end.
-    pub async fn shutdown(mut self) -> Result<()> {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        self.task.await.context("receiver task")?
+    pub async fn shutdown(self) -> Result<()> {
+        self.task.shutdown().await
     }
 }
 
 /// Binds the QUIC and gRPC sockets and starts serving.
 pub async fn start(cfg: ReceiverConfig) -> Result<RunningReceiver> {
-    std::fs::create_dir_all(&cfg.data_dir)
-        .with_context(|| format!("creating data directory {}", cfg.data_dir.display()))?;
-    let identity = cfg.identity.load(&cfg.data_dir, &cfg.node_name).context("loading identity")?;
+    let (identity, trust) = node_credentials(&cfg.data_dir, &cfg.node_name, &cfg.identity, &cfg.trust)
+        .context("node identity and trust")?;
     let fingerprint = identity.fingerprint();
-    let trust = cfg.trust.to_peer_trust().context("trust configuration")?;
     let store = store::Store::open(&cfg.results_dir())?;
 
     let endpoint = semcom_net::server_endpoint(cfg.quic_listen, &identity, &trust).context("QUIC endpoint")?;
@@ -72,21 +65,18 @@ pub async fn start(cfg: ReceiverConfig) -> Result<RunningReceiver> {
         .context("gRPC reflection")?;
 
     tracing::info!(%quic_addr, %grpc_addr, %fingerprint, "receiver listening");
-    let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let quic_task = tokio::spawn(link::serve(endpoint.clone(), ctx));
-    let task = tokio::spawn(async move {
+    let task = ServerTask::spawn(move |stop| async move {
         let grpc = tonic::transport::Server::builder()
             .add_service(health)
             .add_service(reflection)
             .add_service(ReceiverServer::new(api::ReceiverApi { store }))
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
-                let _ = stop_rx.await;
-            });
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stop.wait());
         let result = grpc.await.context("gRPC server");
         endpoint.close(0u32.into(), b"receiver shutting down");
         quic_task.abort();
         endpoint.wait_idle().await;
         result
     });
-    Ok(RunningReceiver { quic_addr, grpc_addr, fingerprint, stop: Some(stop_tx), task })
+    Ok(RunningReceiver { quic_addr, grpc_addr, fingerprint, task })
 }

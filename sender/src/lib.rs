@@ -15,8 +15,8 @@ use std::net::SocketAddr;
 use anyhow::{Context, Result};
 use semcom_net::Fingerprint;
 use semcom_proto::v1::sender_server::SenderServer;
-use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
+use semcom_runtime::{node_credentials, ServerTask};
+use tokio::sync::mpsc;
 use tokio_stream::wrappers::TcpListenerStream;
 
 pub use config::{LimitsConfig, SenderConfig};
@@ -28,25 +28,19 @@ const QUEUE_DEPTH: usize = 64;
 pub struct RunningSender {
     pub grpc_addr: SocketAddr,
     pub fingerprint: Fingerprint,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<Result<()>>,
+    task: ServerTask<anyhow::Error>,
 }
 
 impl RunningSender {
-    pub async fn shutdown(mut self) -> Result<()> {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        self.task.await.context("sender task")?
+    pub async fn shutdown(self) -> Result<()> {
+        self.task.shutdown().await
     }
 }
 
 pub async fn start(cfg: SenderConfig) -> Result<RunningSender> {
-    std::fs::create_dir_all(&cfg.data_dir)
-        .with_context(|| format!("creating data directory {}", cfg.data_dir.display()))?;
-    let identity = cfg.identity.load(&cfg.data_dir, &cfg.node_name).context("loading identity")?;
+    let (identity, trust) = node_credentials(&cfg.data_dir, &cfg.node_name, &cfg.identity, &cfg.trust)
+        .context("node identity and trust")?;
     let fingerprint = identity.fingerprint();
-    let trust = cfg.trust.to_peer_trust().context("trust configuration")?;
     let bind: SocketAddr = if cfg.peer.is_ipv6() { "[::]:0".parse()? } else { "0.0.0.0:0".parse()? };
     let endpoint = semcom_net::client_endpoint(bind, &identity, &trust).context("QUIC endpoint")?;
     let listener = tokio::net::TcpListener::bind(cfg.grpc_listen)
@@ -76,16 +70,13 @@ pub async fn start(cfg: SenderConfig) -> Result<RunningSender> {
         .context("gRPC reflection")?;
 
     tracing::info!(%grpc_addr, peer = %cfg.peer, %fingerprint, "sender listening");
-    let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let link_task = tokio::spawn(link.run(queue_rx));
-    let task = tokio::spawn(async move {
+    let task = ServerTask::spawn(move |stop| async move {
         let result = tonic::transport::Server::builder()
             .add_service(health)
             .add_service(reflection)
             .add_service(SenderServer::new(api).max_decoding_message_size(max_message))
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
-                let _ = stop_rx.await;
-            })
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stop.wait())
             .await
             .context("gRPC server");
         link_task.abort();
@@ -93,5 +84,5 @@ pub async fn start(cfg: SenderConfig) -> Result<RunningSender> {
         endpoint.wait_idle().await;
         result
     });
-    Ok(RunningSender { grpc_addr, fingerprint, stop: Some(stop_tx), task })
+    Ok(RunningSender { grpc_addr, fingerprint, task })
 }

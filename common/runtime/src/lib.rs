@@ -2,10 +2,12 @@
 //! environment variables, then command-line flags), the node's TLS identity and the
 //! peers it trusts, logging, and a shutdown signal.
 
+mod daemon;
 mod settings;
 mod shutdown;
 mod trust;
 
+pub use daemon::{node_credentials, ServerTask, StopSignal};
 pub use settings::{load, ConfigError, Layers};
 pub use shutdown::shutdown_signal;
 pub use trust::{IdentityConfig, TrustConfig};
