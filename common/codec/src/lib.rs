@@ -9,6 +9,7 @@
 pub mod color;
 pub mod dct;
 pub mod image_io;
+pub mod segment;
 pub mod softcast;
 
 pub use semcom_phy::C32;

@@ -1,9 +1,36 @@
-//! Image quality metrics (PSNR, SSIM) following piq's definitions.
+//! Image quality metrics following the reference definitions of the Python package `piq`
+//! (0.8.0, default parameters), plus a texture-realism measure (multi-scale sliced
+//! Wasserstein distance, Karras et al. 2018).
 //!
-//! All functions take two [`image::RgbImage`]s of identical dimensions and compare all three
-//! channels. Values are computed in f64.
+//! Conventions shared by all metrics:
+//! * inputs are two 8-bit sRGB [`image::RgbImage`]s of identical dimensions (a = reference,
+//!   b = distorted; every metric here except SWD subsampling is symmetric);
+//! * pixel values are scaled to [0, 1] (`v / 255`, piq's `data_range = 1`) unless a metric
+//!   documents otherwise (VSI works on the 0–255 scale like piq does internally);
+//! * computation is in f64 (the piq fixtures are generated with float64 tensors);
+//! * colour conversions are piq's: luminance `Y = 0.299 R + 0.587 G + 0.114 B` (YIQ) for GMSD,
+//!   LMN and CIE Lab (sRGB → XYZ → Lab, D50 white) for VSI.
+//!
+//! | metric | better | range |
+//! |---|---|---|
+//! | [`psnr`] | higher | dB, capped at [`PSNR_CAP_DB`] |
+//! | [`ssim`], [`ms_ssim`], [`vsi`] | higher | ≤ 1 (1 = identical) |
+//! | [`gmsd`] | lower | ≥ 0 (0 = identical) |
+//! | [`swd()`] | lower | ≥ 0 (0 = identical) |
 
 use image::RgbImage;
+
+mod gmsd;
+mod ms_ssim;
+mod report;
+mod swd;
+mod vsi;
+
+pub use gmsd::gmsd;
+pub use ms_ssim::{ms_ssim, MS_SSIM_MIN_SIZE, MS_SSIM_WEIGHTS};
+pub use report::{report, Report, REPORT_SWD_SEED};
+pub use swd::{mask_from_gray, swd, swd_with_config, SwdConfig, SwdReport};
+pub use vsi::vsi;
 
 /// PSNR reported for identical images (MSE = 0), instead of +inf, so results stay finite
 /// and can be averaged and serialised.
@@ -34,9 +61,21 @@ pub enum MetricsError {
         factor: u32,
         kernel: u32,
     },
+    /// MS-SSIM needs `(kernel − 1)·2^(levels − 1) + 1 = 161` pixels on each side.
+    #[error("image too small for MS-SSIM: {width}x{height}, need at least {min}x{min}")]
+    TooSmallForMsSsim { width: u32, height: u32, min: u32 },
+    /// SWD needs a pyramid level of at least [`swd::MIN_LEVEL_SIZE`] pixels on the short side.
+    #[error("image too small for SWD: {width}x{height}, need at least {min} pixels on each side")]
+    TooSmallForSwd { width: u32, height: u32, min: u32 },
+    /// A mask must have one entry per pixel (row-major, width × height).
+    #[error("mask has {got} entries, expected {expected} (width x height)")]
+    MaskSizeMismatch { got: usize, expected: usize },
+    /// The mask selects too few whole 7×7 patches at the finest level.
+    #[error("mask selects {got} patch centres at the finest level, need at least {min}")]
+    MaskTooSmall { got: usize, min: usize },
 }
 
-fn check_pair(a: &RgbImage, b: &RgbImage) -> Result<(), MetricsError> {
+pub(crate) fn check_pair(a: &RgbImage, b: &RgbImage) -> Result<(), MetricsError> {
     if a.dimensions() != b.dimensions() {
         return Err(MetricsError::DimensionMismatch {
             a_width: a.width(),
@@ -82,14 +121,14 @@ pub fn psnr(a: &RgbImage, b: &RgbImage) -> Result<f64, MetricsError> {
 }
 
 /// SSIM window size and Gaussian width (piq defaults).
-const KERNEL_SIZE: usize = 11;
+pub(crate) const KERNEL_SIZE: usize = 11;
 const KERNEL_SIGMA: f64 = 1.5;
 const K1: f64 = 0.01;
 const K2: f64 = 0.03;
 
 /// Python's `round()`: half to even. Rust's `f64::round` rounds half away from zero, which
 /// differs e.g. for 2.5 (Python 2, Rust 3) and would change piq's downsampling factor.
-fn round_half_even(x: f64) -> f64 {
+pub(crate) fn round_half_even(x: f64) -> f64 {
     x.round_ties_even()
 }
 
@@ -100,20 +139,24 @@ pub fn ssim_downsample_factor(width: u32, height: u32) -> u32 {
 }
 
 /// One channel as an f64 plane scaled to [0, 1], row-major.
-struct Plane {
-    w: usize,
-    h: usize,
-    v: Vec<f64>,
+pub(crate) struct Plane {
+    pub(crate) w: usize,
+    pub(crate) h: usize,
+    pub(crate) v: Vec<f64>,
 }
 
-fn channel_plane(img: &RgbImage, c: usize) -> Plane {
+pub(crate) fn channel_plane(img: &RgbImage, c: usize) -> Plane {
     let (w, h) = (img.width() as usize, img.height() as usize);
-    let v = img.as_raw().chunks_exact(3).map(|p| p[c] as f64 / 255.0).collect();
+    let v = img
+        .as_raw()
+        .chunks_exact(3)
+        .map(|p| p[c] as f64 / 255.0)
+        .collect();
     Plane { w, h, v }
 }
 
 /// `F.avg_pool2d(kernel_size=f)`: stride f, no padding, trailing rows/columns dropped.
-fn avg_pool(p: &Plane, f: usize) -> Plane {
+pub(crate) fn avg_pool(p: &Plane, f: usize) -> Plane {
     let (w, h) = (p.w / f, p.h / f);
     let mut v = vec![0.0; w * h];
     let inv = 1.0 / (f * f) as f64;
@@ -133,7 +176,7 @@ fn avg_pool(p: &Plane, f: usize) -> Plane {
 /// Normalised 1-D Gaussian; piq's 2-D kernel is the normalised outer product of the same
 /// coordinates, which equals the outer product of this normalised 1-D kernel, so the
 /// filter is applied separably.
-fn gaussian_1d() -> [f64; KERNEL_SIZE] {
+pub(crate) fn gaussian_1d() -> [f64; KERNEL_SIZE] {
     let mut g = [0.0; KERNEL_SIZE];
     let c = (KERNEL_SIZE as f64 - 1.0) / 2.0;
     for (i, gi) in g.iter_mut().enumerate() {
@@ -171,7 +214,9 @@ fn filter_valid(p: &Plane, g: &[f64; KERNEL_SIZE]) -> Plane {
     Plane { w: ow, h: oh, v }
 }
 
-fn ssim_channel(x: &Plane, y: &Plane, g: &[f64; KERNEL_SIZE]) -> f64 {
+/// Per-channel `(ssim, cs)`: means of the SSIM map and of the contrast-structure map
+/// (piq's `_ssim_per_channel`).
+pub(crate) fn ssim_channel(x: &Plane, y: &Plane, g: &[f64; KERNEL_SIZE]) -> (f64, f64) {
     let c1 = K1 * K1;
     let c2 = K2 * K2;
     let sq = |p: &Plane| Plane {
@@ -191,6 +236,7 @@ fn ssim_channel(x: &Plane, y: &Plane, g: &[f64; KERNEL_SIZE]) -> f64 {
     let e_xy = filter_valid(&xy, g);
     let n = mu_x.v.len();
     let mut acc = 0.0;
+    let mut acc_cs = 0.0;
     for i in 0..n {
         let (mx, my) = (mu_x.v[i], mu_y.v[i]);
         let (mxx, myy, mxy) = (mx * mx, my * my, mx * my);
@@ -199,8 +245,9 @@ fn ssim_channel(x: &Plane, y: &Plane, g: &[f64; KERNEL_SIZE]) -> f64 {
         let sxy = e_xy.v[i] - mxy;
         let cs = (2.0 * sxy + c2) / (sxx + syy + c2);
         acc += (2.0 * mxy + c1) / (mxx + myy + c1) * cs;
+        acc_cs += cs;
     }
-    acc / n as f64
+    (acc / n as f64, acc_cs / n as f64)
 }
 
 /// Structural similarity exactly as `piq.ssim(x/255, y/255, data_range=1.)` with defaults:
@@ -235,7 +282,7 @@ pub fn ssim(a: &RgbImage, b: &RgbImage) -> Result<f64, MetricsError> {
             x = avg_pool(&x, f as usize);
             y = avg_pool(&y, f as usize);
         }
-        total += ssim_channel(&x, &y, &g);
+        total += ssim_channel(&x, &y, &g).0;
     }
     Ok(total / 3.0)
 }
