@@ -62,6 +62,21 @@ enum Command {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
+    /// Every image-quality metric for a pair of images (PSNR, SSIM, MS-SSIM, VSI,
+    /// GMSD as piq defines them, and the multi-scale SWD texture distance), optionally
+    /// with SWD restricted to a mask (non-zero pixels of a grey image).
+    Metrics {
+        reference: PathBuf,
+        image: PathBuf,
+        #[arg(long)]
+        mask: Option<PathBuf>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// LPIPS needs user-supplied network weights, which are not supported yet.
+        #[arg(long)]
+        lpips: bool,
+    },
     /// Simulate the physical layer (uncoded BER, coded BLER per MCS, channel
     /// estimation MSE) against theory; write CSV and PNG/SVG plots.
     PhyCurves {
@@ -138,6 +153,41 @@ async fn main() -> Result<()> {
                     let meta = data.info.map(|i| i.metadata_json).unwrap_or_default();
                     std::fs::write(path.with_extension("json"), meta)?;
                     println!("wrote {}", path.display());
+                }
+            }
+        }
+        Command::Metrics { reference, image, mask, json, lpips } => {
+            if lpips {
+                anyhow::bail!("LPIPS needs AlexNet/VGG and linear-layer weights, which this version cannot load yet; the other metrics need none");
+            }
+            let open = |p: &PathBuf| -> Result<image::RgbImage> {
+                let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
+                Ok(semcom_codec::image_io::decode_image(&bytes, &semcom_codec::image_io::ImageLimits::default())
+                    .with_context(|| format!("decoding {}", p.display()))?)
+            };
+            let (a, b) = (open(&reference)?, open(&image)?);
+            let mask = match mask {
+                Some(p) => {
+                    let m = image::open(&p).with_context(|| format!("reading mask {}", p.display()))?.to_luma8();
+                    Some(semcom_metrics::mask_from_gray(&m))
+                }
+                None => None,
+            };
+            let r = semcom_metrics::report(&a, &b, mask.as_deref())?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                println!("PSNR     {:.4} dB", r.psnr);
+                println!("SSIM     {:.6}", r.ssim);
+                match r.ms_ssim {
+                    Some(v) => println!("MS-SSIM  {v:.6}"),
+                    None => println!("MS-SSIM  n/a (image smaller than {} px)", semcom_metrics::MS_SSIM_MIN_SIZE),
+                }
+                println!("VSI      {:.6}", r.vsi);
+                println!("GMSD     {:.6}", r.gmsd);
+                match &r.swd {
+                    Some(s) => println!("SWD      {:.6} (×1e3: {:.3}; per level {:?})", s.mean, s.mean * 1e3, s.per_level),
+                    None => println!("SWD      n/a (too few patches)"),
                 }
             }
         }
