@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use prost::Message;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let files = ["proto/semcom/v1/api.proto", "proto/semcom/v1/wire.proto"];
+    let files = [
+        "proto/semcom/v1/api.proto",
+        "proto/semcom/v1/wire.proto",
+        "proto/semcom/v1/prompt.proto",
+    ];
     for f in &files {
         println!("cargo:rerun-if-changed={f}");
     }

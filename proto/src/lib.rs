@@ -9,6 +9,11 @@ pub mod v1 {
     pub mod wire {
         tonic::include_proto!("semcom.v1.wire");
     }
+
+    /// Structured prompt describing the non-key regions (DESIGN §3).
+    pub mod prompt {
+        tonic::include_proto!("semcom.v1.prompt");
+    }
 }
 
 /// Encoded `FileDescriptorSet` of every semcom proto, for gRPC reflection.

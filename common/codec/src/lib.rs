@@ -9,6 +9,7 @@
 pub mod color;
 pub mod dct;
 pub mod image_io;
+pub mod prompt;
 pub mod segment;
 pub mod softcast;
 
