@@ -30,10 +30,7 @@ pub struct Delivered {
 
 impl Clients {
     pub async fn connect(sender: &str, receiver: &str, control: Option<&str>) -> Result<Self> {
-        let sender = SenderClient::connect(sender.to_owned())
-            .await
-            .with_context(|| format!("connecting to the sender at {sender}"))?
-            .max_encoding_message_size(MAX_RESULT_BYTES);
+        let sender = connect_sender(sender).await?;
         let receiver = ReceiverClient::connect(receiver.to_owned())
             .await
             .with_context(|| format!("connecting to the receiver at {receiver}"))?
@@ -61,12 +58,7 @@ impl Clients {
     /// Submits and waits (by watching the job, no polling) until it is delivered,
     /// then fetches the stored result.
     pub async fn transmit(&mut self, name: &str, image: Vec<u8>, options: TransmitOptions) -> Result<Delivered> {
-        let submit = self
-            .sender
-            .submit(SubmitRequest { image, name: name.to_owned(), options: Some(options) })
-            .await
-            .map_err(|s| anyhow!("submit refused: {}: {}", code_name(s.code()), s.message()))?
-            .into_inner();
+        let submit = submit(&mut self.sender, name, image, options).await?;
         let job_id = submit.job_id.clone();
         let result_id = self.wait_delivered(&job_id).await?;
         let result = self
@@ -95,6 +87,29 @@ impl Clients {
         }
         bail!("job {job_id}: the sender ended the event stream before the job finished")
     }
+}
+
+/// A client of the sender alone (submitting without waiting needs no receiver).
+pub async fn connect_sender(url: &str) -> Result<SenderClient<Channel>> {
+    Ok(SenderClient::connect(url.to_owned())
+        .await
+        .with_context(|| format!("connecting to the sender at {url}"))?
+        .max_encoding_message_size(MAX_RESULT_BYTES))
+}
+
+/// Queues one image; the sender's refusal (bad image, bad options) becomes an error
+/// that names the gRPC code and the reason.
+pub async fn submit(
+    sender: &mut SenderClient<Channel>,
+    name: &str,
+    image: Vec<u8>,
+    options: TransmitOptions,
+) -> Result<SubmitResponse> {
+    Ok(sender
+        .submit(SubmitRequest { image, name: name.to_owned(), options: Some(options) })
+        .await
+        .map_err(|s| anyhow!("submit refused: {}: {}", code_name(s.code()), s.message()))?
+        .into_inner())
 }
 
 pub fn code_name(code: tonic::Code) -> &'static str {

@@ -114,17 +114,15 @@ async fn main() -> Result<()> {
         Command::Submit { file, sender, receiver, rho, simulate_snr, no_wait } => {
             let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("image").to_owned();
-            let mut clients = Clients::connect(&sender, &receiver, None).await?;
             let options = TransmitOptions { rho: rho.unwrap_or(0.0), simulate_snr_db: simulate_snr, seed: 0 };
             if no_wait {
-                let resp = clients
-                    .sender
-                    .submit(semcom_proto::v1::SubmitRequest { image: bytes, name, options: Some(options) })
-                    .await
-                    .map_err(|s| anyhow::anyhow!("submit refused: {}", s.message()))?
-                    .into_inner();
+                // Only the sender is needed (on the sender's host the receiver's API is
+                // usually not reachable).
+                let mut client = semcom_cli::client::connect_sender(&sender).await?;
+                let resp = semcom_cli::client::submit(&mut client, &name, bytes, options).await?;
                 println!("{}", resp.job_id);
             } else {
+                let mut clients = Clients::connect(&sender, &receiver, None).await?;
                 let d = clients.transmit(&name, bytes, options).await?;
                 let info = d.result.info.unwrap_or_default();
                 println!("job {} delivered as result {} (estimated SNR {:.2} dB)", d.job_id, info.id, info.snr_est_db);

@@ -1,24 +1,13 @@
 //! Property tests for the multi-scale sliced Wasserstein distance (no reference values exist).
 
+mod common;
+
+use common::{noisy, sample};
 use image::{GrayImage, Luma, RgbImage};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use semcom_metrics::{mask_from_gray, swd, swd_with_config, MetricsError, SwdConfig};
 
 fn sample_crop(name: &str, w: u32, h: u32) -> RgbImage {
-    let path = format!("{}/../../samples/{name}", env!("CARGO_MANIFEST_DIR"));
-    let img = image::open(&path).expect("sample image").to_rgb8();
-    image::imageops::crop_imm(&img, 100, 100, w, h).to_image()
-}
-
-fn noisy(img: &RgbImage, sigma: f64, seed: u64) -> RgbImage {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut out = img.clone();
-    for v in out.iter_mut() {
-        let n: f64 = rng.sample(rand_distr::StandardNormal);
-        *v = (*v as f64 + sigma * n).round().clamp(0.0, 255.0) as u8;
-    }
-    out
+    image::imageops::crop_imm(&sample(name), 100, 100, w, h).to_image()
 }
 
 /// `passes` rounds of a 3×3 box blur (edge-clamped).

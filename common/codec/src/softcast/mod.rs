@@ -430,13 +430,19 @@ pub fn decode(rx: &Received, cfg: &SoftCastConfig) -> Result<Reconstruction, Cod
     cfg.validate()?;
     let pattern = pilot_pattern(cfg)?;
     let mcs = Mcs::from_index(rx.meta_mcs).map_err(|e| CodecError::MetadataCorrupt(format!("frame header MCS: {e}")))?;
-    // A stream cut inside a pilot block is padded with erasures to a valid length.
-    let mut stream = rx.stream.clone();
-    let rem = stream.len() % pattern.block_len();
-    if rem != 0 && rem <= pattern.pilots_per_block() {
-        stream.resize(stream.len() - rem + pattern.pilots_per_block() + 1, C32::new(f32::NAN, f32::NAN));
-    }
-    let eq = pattern.extract(&stream, None, Estimator::Lmmse, Csi::Estimated)?;
+    // A stream cut inside a pilot block is padded with erasures to a valid length;
+    // only then is it copied.
+    let padded: Vec<C32>;
+    let rem = rx.stream.len() % pattern.block_len();
+    let stream: &[C32] = if rem != 0 && rem <= pattern.pilots_per_block() {
+        let mut s = rx.stream.clone();
+        s.resize(s.len() - rem + pattern.pilots_per_block() + 1, C32::new(f32::NAN, f32::NAN));
+        padded = s;
+        &padded
+    } else {
+        &rx.stream
+    };
+    let eq = pattern.extract(stream, None, Estimator::Lmmse, Csi::Estimated)?;
     let m = rx.meta_symbols;
     if m == 0 || m > eq.len() {
         return Err(CodecError::MetadataCorrupt(format!(
