@@ -8,9 +8,12 @@
 
 pub mod color;
 pub mod dct;
+pub mod generate;
 pub mod image_io;
+pub mod key;
 pub mod prompt;
 pub mod segment;
+pub mod semantic;
 pub mod softcast;
 
 pub use semcom_phy::C32;

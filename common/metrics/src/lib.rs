@@ -120,6 +120,29 @@ pub fn psnr(a: &RgbImage, b: &RgbImage) -> Result<f64, MetricsError> {
     Ok((10.0 * (255.0f64 * 255.0 / m).log10()).min(PSNR_CAP_DB))
 }
 
+/// PSNR (as [`psnr`]) over the pixels where `mask` is true (row-major, one entry per
+/// pixel): the region metric of key or non-key areas. `None` when the mask selects no
+/// pixel.
+pub fn psnr_masked(a: &RgbImage, b: &RgbImage, mask: &[bool]) -> Result<Option<f64>, MetricsError> {
+    check_pair(a, b)?;
+    let expected = a.width() as usize * a.height() as usize;
+    if mask.len() != expected {
+        return Err(MetricsError::MaskSizeMismatch { got: mask.len(), expected });
+    }
+    let (mut sum, mut n) = (0.0f64, 0usize);
+    for ((pa, pb), &m) in a.as_raw().chunks_exact(3).zip(b.as_raw().chunks_exact(3)).zip(mask) {
+        if m {
+            sum += pa.iter().zip(pb).map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2)).sum::<f64>();
+            n += 3;
+        }
+    }
+    if n == 0 {
+        return Ok(None);
+    }
+    let m = sum / n as f64;
+    Ok(Some(if m == 0.0 { PSNR_CAP_DB } else { (10.0 * (255.0f64 * 255.0 / m).log10()).min(PSNR_CAP_DB) }))
+}
+
 /// SSIM window size and Gaussian width (piq defaults).
 pub(crate) const KERNEL_SIZE: usize = 11;
 const KERNEL_SIGMA: f64 = 1.5;

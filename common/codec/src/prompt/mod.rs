@@ -51,6 +51,11 @@ pub use segments::{non_key_of, segments_of, segments_with, SegmentOptions};
 pub use semcom_proto::v1::prompt::{ColourLayout, SegmentPrompt, StructuredPrompt, TextureStats};
 pub use text::{mean_rgb, render_text};
 
+// Shared with the receiver's colour-layout renderer (crate::generate), which must invert
+// exactly these conventions.
+pub(crate) use codec::segment_geometry;
+pub(crate) use describe::{basis, zigzag};
+
 use crate::segment::SegmentError;
 
 /// Luma DC quantiser step (grey levels).

@@ -45,8 +45,8 @@
 //! index ⌈log2 #chunks⌉ · its λ̂ index · coefficient count ⌈log2 max chunk size⌉] ·
 //! CRC-16/IBM-3740 over the preceding bits packed MSB-first into zero-padded bytes.
 
-mod bits;
-mod layout;
+pub(crate) mod bits;
+pub(crate) mod layout;
 
 use crate::color::{rgb_to_ycbcr, ycbcr_to_rgb, Planes};
 use crate::dct::{Dct2d, DctError};
@@ -54,7 +54,7 @@ use image::RgbImage;
 use layout::{effective_grid, AnalogPlan, FieldWidths, LambdaQuant, MetaParseError, Metadata, Partial};
 use semcom_phy::digital::{self, Mcs};
 use semcom_phy::mapping::DemapMethod;
-use semcom_phy::pilots::{Csi, Estimator, PilotPattern};
+use semcom_phy::pilots::{Csi, Equalized, Estimator, PilotPattern};
 use semcom_phy::{PhyError, C32};
 
 /// Codec id on the wire (the transmission header's `codec`): this module's symbol
@@ -430,19 +430,7 @@ pub fn decode(rx: &Received, cfg: &SoftCastConfig) -> Result<Reconstruction, Cod
     cfg.validate()?;
     let pattern = pilot_pattern(cfg)?;
     let mcs = Mcs::from_index(rx.meta_mcs).map_err(|e| CodecError::MetadataCorrupt(format!("frame header MCS: {e}")))?;
-    // A stream cut inside a pilot block is padded with erasures to a valid length;
-    // only then is it copied.
-    let padded: Vec<C32>;
-    let rem = rx.stream.len() % pattern.block_len();
-    let stream: &[C32] = if rem != 0 && rem <= pattern.pilots_per_block() {
-        let mut s = rx.stream.clone();
-        s.resize(s.len() - rem + pattern.pilots_per_block() + 1, C32::new(f32::NAN, f32::NAN));
-        padded = s;
-        &padded
-    } else {
-        &rx.stream
-    };
-    let eq = pattern.extract(stream, None, Estimator::Lmmse, Csi::Estimated)?;
+    let eq = equalise(&rx.stream, &pattern)?;
     let m = rx.meta_symbols;
     if m == 0 || m > eq.len() {
         return Err(CodecError::MetadataCorrupt(format!(
@@ -526,8 +514,7 @@ pub fn decode(rx: &Received, cfg: &SoftCastConfig) -> Result<Reconstruction, Cod
         total: pattern.total_len(m + analog),
         budget: 0,
     };
-    let live: Vec<f64> = eq.h.iter().map(|h| f64::from(h.norm_sqr())).filter(|g| *g > 0.0).collect();
-    let mean_gain = live.iter().sum::<f64>() / live.len().max(1) as f64;
+    let mean_gain = mean_gain(&eq);
     Ok(Reconstruction {
         image,
         snr_est_db: 10.0 * (mean_gain / eq.n0).log10(),
@@ -540,12 +527,35 @@ pub fn decode(rx: &Received, cfg: &SoftCastConfig) -> Result<Reconstruction, Cod
     })
 }
 
-fn pilot_pattern(cfg: &SoftCastConfig) -> Result<PilotPattern, CodecError> {
+/// Channel estimates and noise for every data symbol of a received stream (LMMSE per
+/// pilot block, pooled N̂0). A stream cut inside a pilot block is padded with erasures
+/// to a valid length; only then is it copied.
+pub(crate) fn equalise(stream: &[C32], pattern: &PilotPattern) -> Result<Equalized, CodecError> {
+    let padded: Vec<C32>;
+    let rem = stream.len() % pattern.block_len();
+    let stream: &[C32] = if rem != 0 && rem <= pattern.pilots_per_block() {
+        let mut s = stream.to_vec();
+        s.resize(s.len() - rem + pattern.pilots_per_block() + 1, C32::new(f32::NAN, f32::NAN));
+        padded = s;
+        &padded
+    } else {
+        stream
+    };
+    Ok(pattern.extract(stream, None, Estimator::Lmmse, Csi::Estimated)?)
+}
+
+/// Mean |ĥ|² over the data symbols that were received.
+pub(crate) fn mean_gain(eq: &Equalized) -> f64 {
+    let live: Vec<f64> = eq.h.iter().map(|h| f64::from(h.norm_sqr())).filter(|g| *g > 0.0).collect();
+    live.iter().sum::<f64>() / live.len().max(1) as f64
+}
+
+pub(crate) fn pilot_pattern(cfg: &SoftCastConfig) -> Result<PilotPattern, CodecError> {
     Ok(PilotPattern::new(cfg.pilot_block, cfg.pilots_per_block)?)
 }
 
 /// Data channel uses that fit in `budget` channel uses once the pilots are in.
-fn data_capacity(pattern: &PilotPattern, budget: usize) -> usize {
+pub(crate) fn data_capacity(pattern: &PilotPattern, budget: usize) -> usize {
     let (l, p) = (pattern.block_len(), pattern.pilots_per_block());
     (budget / l) * (l - p) + (budget % l).saturating_sub(p)
 }
@@ -573,7 +583,7 @@ fn meta_payload_bytes(bits: usize) -> usize {
 
 /// Cuts the pilot-framed stream into runs of one kind, in order: pilots at their
 /// pattern positions, then data symbols (the first `meta` of them metadata).
-fn segments(pattern: &PilotPattern, stream: &[C32], meta: usize) -> Vec<Segment> {
+pub(crate) fn segments(pattern: &PilotPattern, stream: &[C32], meta: usize) -> Vec<Segment> {
     let (l, p) = (pattern.block_len(), pattern.pilots_per_block());
     let mut out: Vec<Segment> = Vec::new();
     let mut data_index = 0usize;
