@@ -2,7 +2,7 @@
 //!
 //! `cargo run --release -p semcom-codec --example semantic_vs_softcast [rho_den] [seeds] [snr,...] [key_share] [texture]`
 //! (defaults 32, 2, "0,5,10,20", the codec's rule, the generator's default).
-//! `SEMCOM_HYBRID=group,alpha_bits,beta_bits,lambda_bits` overrides the key encoder. AWGN over the whole stream (pilots, digital, analog),
+//! `SEMCOM_HYBRID=group,alpha_bits,beta_bits,lambda_bits,correction_bits,base_luma,base_chroma,base_cutoff` overrides the key encoder. AWGN over the whole stream (pilots, digital, analog),
 //! pilot-estimated channel, classical fill. Prints per image and SNR: key-region PSNR of
 //! both, whole-image PSNR, MS-SSIM and VSI of both, the semantic split; then the means.
 
@@ -28,10 +28,14 @@ fn main() {
     let names = ["astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg"];
     let sc_cfg = SoftCastConfig::default();
     let mut sem_cfg = SemanticConfig { key_share: share, ..SemanticConfig::default() };
-    // Experiment knobs: SEMCOM_HYBRID="group,alpha_bits,beta_bits,lambda_bits".
+    // Experiment knobs: SEMCOM_HYBRID="group,alpha_bits,beta_bits,lambda_bits,correction_bits,base_luma,base_chroma,base_cutoff".
     if let Ok(v) = std::env::var("SEMCOM_HYBRID") {
         let f: Vec<usize> = v.split(',').filter_map(|x| x.parse().ok()).collect();
-        if let [g, a, b, l] = f[..] {
+        if let [g, a, b, l, c, bl, bc, cut] = f[..] {
+            sem_cfg.hybrid.base_cutoff = cut;
+            sem_cfg.hybrid.base_grid_luma = (bl, bl);
+            sem_cfg.hybrid.base_grid_chroma = (bc, bc);
+            sem_cfg.hybrid.correction_bits = c as u8;
             sem_cfg.hybrid.group = g;
             sem_cfg.hybrid.alpha_bits = a as u8;
             sem_cfg.hybrid.beta_bits = b as u8;

@@ -291,7 +291,7 @@ fn key_share_rule_is_monotone_and_clamped() {
     // Strictly increasing inside the clamp range.
     assert!(key_share_for(0.05, 5.0) < key_share_for(0.06, 5.0));
     assert!(key_share_for(0.05, 5.0) < key_share_for(0.05, 6.0));
-    assert!((key_share_for(3.0 / 32.0, 10.0) - 0.375).abs() < 1e-12);
+    assert!((key_share_for(3.0 / 32.0, 10.0) - 0.15).abs() < 1e-12);
     assert_eq!(key_share_for(f64::NAN, 10.0), KEY_SHARE_MIN);
     assert_eq!(key_share_for(0.1, f64::NAN), key_share_for(0.1, -10.0));
 }

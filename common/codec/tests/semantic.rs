@@ -50,14 +50,14 @@ fn compare(img: &image::RgbImage, snr: f64) -> (f64, f64) {
 }
 
 /// Means over the two photos. Measured (3 seeds, `examples/semantic_vs_softcast.rs`):
-/// key-region gain +1.15 / +1.64 / +3.58 dB at 0 / 10 / 20 dB; MS-SSIM +0.058 / +0.001 /
-/// −0.064. The goal (≥ 2 dB from 5 dB up, MS-SSIM within 0.05) is met at 20 dB for
-/// the key regions but not yet for MS-SSIM on these two photos, nor for the key gain at
-/// 10 dB; the bounds below guard what holds now.
+/// key-region gain +1.06 / +2.81 / +3.58 dB at 0 / 10 / 20 dB; MS-SSIM +0.036 / −0.044 /
+/// −0.064. The goal (≥ 2 dB from 5 dB up, MS-SSIM within 0.05) holds for the key
+/// regions at 10 and 20 dB (not at 5 dB: +1.6 on four photos) and for MS-SSIM up to
+/// 10 dB, not at 20 dB on these two photos; the bounds below guard what holds now.
 #[test]
 fn key_regions_beat_whole_image_softcast_at_a_bounded_price() {
     let imgs: Vec<_> = ["astronaut.png", "coffee.png"].iter().map(|n| sample(n)).collect();
-    for (snr, min_gain, min_ms_ssim) in [(0.0, 0.0, -0.05), (10.0, 1.0, -0.05), (20.0, 2.0, -0.08)] {
+    for (snr, min_gain, min_ms_ssim) in [(0.0, 0.0, -0.05), (10.0, 2.0, -0.06), (20.0, 2.0, -0.08)] {
         let (mut dk, mut dm) = (0.0, 0.0);
         for img in &imgs {
             let (k, m) = compare(img, snr);

@@ -56,10 +56,9 @@ pub struct SemanticConfig {
     /// Key/non-key block side, pixels.
     pub block: u32,
     /// Key share bounds (fraction of blocks) and an optional fixed share. The share
-    /// follows [`key_share_for`] (rising with SNR) inside `[min, max]`. The ceiling 0.3
-    /// is the measured trade at ρ = 1/32 (sample photos, 20 dB): share 0.6 gave the key
-    /// regions only +0.8 dB over whole-image SoftCast, share 0.25 gave +3.7 dB for
-    /// 0.03–0.05 less whole-image MS-SSIM.
+    /// follows [`key_share_for`] (rising with SNR, calibration there) inside
+    /// `[min, max]`; the ceiling 0.3 keeps whole-image MS-SSIM near SoftCast's at high
+    /// SNR (share 0.6 at 20 dB, ρ = 1/32: key regions only +0.8 dB).
     pub key_share_min: f64,
     pub key_share_max: f64,
     pub key_share: Option<f64>,
