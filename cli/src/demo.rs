@@ -1,15 +1,54 @@
 //! `semcom demo`: the three daemons on loopback, the bundled images through
-//! channel-sim at several SNRs, original/reconstruction pairs on disk and a table.
+//! channel-sim at several SNRs with the semantic codec (and, to compare, whole-image
+//! SoftCast), and per image on disk: original, reconstruction, key mask, prompt; a
+//! table of the metrics and the channel-use split.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
+use image::RgbImage;
 use semcom_codec::image_io::{decode_image, encode_png, ImageLimits};
-use semcom_proto::v1::TransmitOptions;
+use semcom_proto::v1::{Codec, TransmitOptions};
 use serde::Serialize;
 
+use crate::client::Clients;
 use crate::stack::{Stack, StackOptions};
+
+/// The codecs the demo can run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DemoCodec {
+    Semantic,
+    Softcast,
+}
+
+impl DemoCodec {
+    fn proto(self) -> Codec {
+        match self {
+            DemoCodec::Semantic => Codec::Semantic,
+            DemoCodec::Softcast => Codec::Softcast,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            DemoCodec::Semantic => "semantic",
+            DemoCodec::Softcast => "softcast",
+        }
+    }
+}
+
+impl std::str::FromStr for DemoCodec {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "semantic" => Ok(DemoCodec::Semantic),
+            "softcast" => Ok(DemoCodec::Softcast),
+            _ => Err(format!("unknown codec {s:?}: semantic or softcast")),
+        }
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct DemoOptions {
@@ -18,6 +57,10 @@ pub struct DemoOptions {
     pub rho: f64,
     pub out: PathBuf,
     pub seed: u64,
+    pub codec: DemoCodec,
+    /// Also send every image with the other codec (semantic first, so that SoftCast's
+    /// key-region PSNR is measured on the semantic codec's key mask).
+    pub compare: bool,
 }
 
 /// One row of the demo table.
@@ -26,21 +69,46 @@ pub struct DemoRow {
     pub image: String,
     pub width: u32,
     pub height: u32,
-    /// Es/N0 set on channel-sim, dB.
+    /// "semantic" or "softcast".
+    pub codec: String,
+    /// Es/N0 set on channel-sim (and told to the sender as CSI), dB.
     pub snr_db: f64,
     /// Es/N0 the receiver estimated from the pilots, dB.
     pub snr_est_db: f64,
     pub rho: f64,
     pub symbols_per_pixel: f64,
     pub channel_uses: u64,
+    pub budget: u64,
     pub pilots: u64,
+    /// Digital symbols: SoftCast's metadata, or the semantic header + prompt.
     pub meta: u64,
+    /// Semantic codec: `meta` = header + prompt.
+    pub header_symbols: u64,
+    pub prompt_symbols: u64,
     pub analog: u64,
+    /// MCS index of the digital part.
+    pub mcs: u32,
+    /// Semantic codec: share of key blocks, the prompt's detail level and text.
+    pub key_share: Option<f64>,
+    pub prompt_detail: Option<String>,
+    pub prompt_text: Option<String>,
+    /// Prompt records lost on the channel, and segments repaired from safe priors.
+    pub failed_records: usize,
+    pub repaired_segments: usize,
     pub psnr_db: f64,
+    /// PSNR over the key regions (the semantic codec's key mask of this image and
+    /// SNR); `None` without a mask.
+    pub key_psnr_db: Option<f64>,
     pub ssim: f64,
+    /// `None` for images smaller than MS-SSIM's minimum size.
+    pub ms_ssim: Option<f64>,
+    pub vsi: f64,
     /// Submit to stored result, seconds.
     pub seconds: f64,
+    /// Files in the output folder.
     pub reconstruction: String,
+    pub mask: Option<String>,
+    pub prompt_file: Option<String>,
 }
 
 /// Image files of a folder (PNG and JPEG), sorted by name.
@@ -76,6 +144,13 @@ pub async fn run(opts: &DemoOptions) -> Result<Vec<DemoRow>> {
     result
 }
 
+fn codecs(opts: &DemoOptions) -> Vec<DemoCodec> {
+    match (opts.compare, opts.codec) {
+        (false, c) => vec![c],
+        (true, _) => vec![DemoCodec::Semantic, DemoCodec::Softcast],
+    }
+}
+
 async fn transmit_all(stack: &Stack, files: &[PathBuf], opts: &DemoOptions) -> Result<Vec<DemoRow>> {
     let mut clients = stack.clients().await?;
     let mut rows = Vec::new();
@@ -90,66 +165,222 @@ async fn transmit_all(stack: &Stack, files: &[PathBuf], opts: &DemoOptions) -> R
             if !original_path.exists() {
                 std::fs::write(&original_path, encode_png(&original)?)?;
             }
-
-            let started = Instant::now();
-            let options = TransmitOptions { rho: opts.rho, simulate_snr_db: None, seed: opts.seed };
-            let delivered = clients.transmit(&stem, bytes, options).await.with_context(|| format!("transmitting {stem}"))?;
-            let seconds = started.elapsed().as_secs_f64();
-
-            let recon = decode_image(&delivered.result.png, &ImageLimits::default()).context("decoding the result")?;
-            let psnr = semcom_metrics::psnr(&original, &recon)?;
-            let ssim = semcom_metrics::ssim(&original, &recon)?;
-            let recon_name = format!("{stem}_snr{snr}dB.png");
-            std::fs::write(opts.out.join(&recon_name), &delivered.result.png)?;
-            let info = delivered.result.info.unwrap_or_default();
-            let split = info.split.unwrap_or_default();
-            rows.push(DemoRow {
-                image: stem,
-                width: original.width(),
-                height: original.height(),
-                snr_db: snr,
-                snr_est_db: info.snr_est_db,
-                rho: split.rho,
-                symbols_per_pixel: split.symbols_per_pixel,
-                channel_uses: split.total,
-                pilots: split.pilots,
-                meta: split.meta,
-                analog: split.analog,
-                psnr_db: psnr,
-                ssim,
-                seconds,
-                reconstruction: recon_name,
-            });
+            // The semantic run's key mask, to score every codec on the same regions.
+            let mut key_mask: Option<Vec<bool>> = None;
+            for codec in codecs(opts) {
+                let row = transmit_one(&mut clients, opts, &stem, &bytes, &original, snr, codec, &mut key_mask)
+                    .await
+                    .with_context(|| format!("{stem} at {snr} dB with {}", codec.name()))?;
+                rows.push(row);
+            }
         }
     }
     Ok(rows)
 }
 
-/// The demo table as markdown.
+#[allow(clippy::too_many_arguments)]
+async fn transmit_one(
+    clients: &mut Clients,
+    opts: &DemoOptions,
+    stem: &str,
+    bytes: &[u8],
+    original: &RgbImage,
+    snr: f64,
+    codec: DemoCodec,
+    key_mask: &mut Option<Vec<bool>>,
+) -> Result<DemoRow> {
+    let started = Instant::now();
+    let options = TransmitOptions {
+        rho: opts.rho,
+        seed: opts.seed,
+        // What CSI feedback would tell a real sender: the SNR channel-sim applies.
+        expected_snr_db: Some(snr),
+        codec: codec.proto() as i32,
+        ..TransmitOptions::default()
+    };
+    let delivered = clients.transmit(stem, bytes.to_vec(), options).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    let result = delivered.result;
+    let recon = decode_image(&result.png, &ImageLimits::default()).context("decoding the result")?;
+    let base = format!("{stem}_snr{snr}dB");
+    let recon_name = format!("{base}_{}.png", codec.name());
+    std::fs::write(opts.out.join(&recon_name), &result.png)?;
+    let (mut mask_name, mut prompt_name) = (None, None);
+    if !result.mask_png.is_empty() {
+        let mask = image::load_from_memory(&result.mask_png).context("decoding the key mask")?.to_luma8();
+        anyhow::ensure!(mask.dimensions() == original.dimensions(), "key mask size differs from the image");
+        *key_mask = Some(semcom_metrics::mask_from_gray(&mask));
+        let (m, p) = (format!("{base}_mask.png"), format!("{base}_prompt.txt"));
+        std::fs::write(opts.out.join(&m), &result.mask_png)?;
+        std::fs::write(opts.out.join(&p), &result.prompt_text)?;
+        std::fs::write(opts.out.join(format!("{base}_prompt.json")), &result.prompt_json)?;
+        (mask_name, prompt_name) = (Some(m), Some(p));
+    }
+    let key_psnr_db = match key_mask.as_deref() {
+        Some(mask) => semcom_metrics::psnr_masked(original, &recon, mask)?,
+        None => None,
+    };
+    let ms_ssim = match semcom_metrics::ms_ssim(original, &recon) {
+        Ok(v) => Some(v),
+        Err(semcom_metrics::MetricsError::TooSmallForMsSsim { .. }) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let info = result.info.unwrap_or_default();
+    let split = info.split.unwrap_or_default();
+    // The sender's split knows the budget and the header/prompt division even when
+    // a prompt record was lost on the way.
+    let sent = delivered.submit.split.unwrap_or_default();
+    let sem = info.semantic.as_ref();
+    Ok(DemoRow {
+        image: stem.to_owned(),
+        width: original.width(),
+        height: original.height(),
+        codec: codec.name().to_owned(),
+        snr_db: snr,
+        snr_est_db: info.snr_est_db,
+        rho: split.rho,
+        symbols_per_pixel: split.symbols_per_pixel,
+        channel_uses: split.total,
+        budget: sent.budget,
+        pilots: split.pilots,
+        meta: split.meta,
+        header_symbols: sent.header_symbols,
+        prompt_symbols: sent.prompt_symbols,
+        analog: split.analog,
+        mcs: info.mcs,
+        key_share: sem.map(|s| s.key_share),
+        prompt_detail: delivered.submit.semantic.as_ref().map(|r| r.detail.clone()),
+        prompt_text: sem.map(|s| s.prompt_text.clone()),
+        failed_records: sem.map_or(0, |s| s.failed_records.len()),
+        repaired_segments: sem.map_or(0, |s| s.repaired_segments as usize),
+        psnr_db: semcom_metrics::psnr(original, &recon)?,
+        key_psnr_db,
+        ssim: semcom_metrics::ssim(original, &recon)?,
+        ms_ssim,
+        vsi: semcom_metrics::vsi(original, &recon)?,
+        seconds,
+        reconstruction: recon_name,
+        mask: mask_name,
+        prompt_file: prompt_name,
+    })
+}
+
+fn opt(v: Option<f64>, digits: usize) -> String {
+    v.map_or_else(|| "–".to_owned(), |v| format!("{v:.digits$}"))
+}
+
+/// The prompt text for a table cell: no pipes or line breaks, at most `max` chars.
+fn cell(text: &str, max: usize) -> String {
+    let clean: String = text.chars().map(|c| if c == '|' || c.is_control() { ' ' } else { c }).collect();
+    if clean.chars().count() <= max {
+        clean
+    } else {
+        format!("{}…", clean.chars().take(max).collect::<String>().trim_end())
+    }
+}
+
+/// Longest prompt text shown in a table cell (the full text is in `*_prompt.txt`).
+const PROMPT_CELL_CHARS: usize = 80;
+
+/// The demo table as markdown: per image and SNR, the metrics, the channel-use split
+/// (pilots / semantic or metadata / analog), key share, MCS and prompt.
 pub fn table(rows: &[DemoRow]) -> String {
     let mut s = String::from(
-        "| image | size | SNR dB | est. SNR dB | rho | ch. uses (pilot/meta/analog) | PSNR dB | SSIM | time s |\n\
-         |---|---|---|---|---|---|---|---|---|\n",
+        "| image | SNR dB | codec | PSNR dB | key PSNR dB | MS-SSIM | VSI | ch. uses (pilot/sem./analog) | key share | MCS | prompt |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in rows {
-        s.push_str(&format!(
-            "| {} | {}x{} | {:.1} | {:.2} | 1/{:.1} | {} ({}/{}/{}) | {:.2} | {:.4} | {:.2} |\n",
+        let prompt = match (&r.prompt_text, r.failed_records) {
+            (Some(t), 0) => cell(t, PROMPT_CELL_CHARS),
+            (Some(t), n) => format!("({n} record(s) lost, repaired) {}", cell(t, PROMPT_CELL_CHARS)),
+            (None, _) => "–".to_owned(),
+        };
+        let _ = writeln!(
+            s,
+            "| {} | {:.0} | {} | {:.2} | {} | {} | {:.4} | {} ({}/{}/{}) | {} | {} | {} |",
             r.image,
-            r.width,
-            r.height,
             r.snr_db,
-            r.snr_est_db,
-            1.0 / r.rho,
+            r.codec,
+            r.psnr_db,
+            opt(r.key_psnr_db, 2),
+            opt(r.ms_ssim, 4),
+            r.vsi,
             r.channel_uses,
             r.pilots,
             r.meta,
             r.analog,
-            r.psnr_db,
-            r.ssim,
-            r.seconds
-        ));
+            opt(r.key_share, 2),
+            r.mcs,
+            prompt
+        );
     }
     s
+}
+
+/// Means per SNR and codec over the images.
+pub fn means(rows: &[DemoRow]) -> String {
+    let mut s = String::from(
+        "| SNR dB | codec | images | PSNR dB | key PSNR dB | MS-SSIM | VSI |\n|---|---|---|---|---|---|---|\n",
+    );
+    let mut keys: Vec<(f64, String)> = Vec::new();
+    for r in rows {
+        if !keys.iter().any(|(snr, c)| *snr == r.snr_db && *c == r.codec) {
+            keys.push((r.snr_db, r.codec.clone()));
+        }
+    }
+    let mean = |v: Vec<f64>| if v.is_empty() { None } else { Some(v.iter().sum::<f64>() / v.len() as f64) };
+    for (snr, codec) in keys {
+        let g: Vec<&DemoRow> = rows.iter().filter(|r| r.snr_db == snr && r.codec == codec).collect();
+        let _ = writeln!(
+            s,
+            "| {snr:.0} | {codec} | {} | {} | {} | {} | {} |",
+            g.len(),
+            opt(mean(g.iter().map(|r| r.psnr_db).collect()), 2),
+            opt(mean(g.iter().filter_map(|r| r.key_psnr_db).collect()), 2),
+            opt(mean(g.iter().filter_map(|r| r.ms_ssim).collect()), 4),
+            opt(mean(g.iter().map(|r| r.vsi).collect()), 4),
+        );
+    }
+    s
+}
+
+/// `summary.md`: the tables, then per image and SNR the pictures side by side and
+/// the prompt text in full.
+pub fn summary(rows: &[DemoRow], opts: &DemoOptions) -> String {
+    let mut s = format!(
+        "# semcom demo\n\nρ = 1/{:.0}, Es/N0 {:?} dB on channel-sim (the sender is told the same SNR as CSI), seed {}.\n\n",
+        1.0 / opts.rho,
+        opts.snrs_db,
+        opts.seed
+    );
+    s.push_str(&table(rows));
+    s.push('\n');
+    s.push_str(&means(rows));
+    for r in rows {
+        let _ = write!(s, "\n## {} at {} dB, {}\n\n", r.image, r.snr_db, r.codec);
+        let _ = write!(s, "![original]({}_original.png) ", r.image);
+        if let Some(m) = &r.mask {
+            let _ = write!(s, "![key mask]({m}) ");
+        }
+        let _ = writeln!(s, "![reconstruction]({})\n", r.reconstruction);
+        let _ = writeln!(
+            s,
+            "Channel uses {} of {} (pilots {}, digital {} = header {} + prompt {}, analog {}), MCS {}.\n",
+            r.channel_uses, r.budget, r.pilots, r.meta, r.header_symbols, r.prompt_symbols, r.analog, r.mcs
+        );
+        if let Some(t) = &r.prompt_text {
+            let detail = r.prompt_detail.as_deref().unwrap_or("?");
+            let _ = writeln!(s, "Prompt ({detail}): {}\n", t.trim());
+        }
+    }
+    s
+}
+
+/// Writes `summary.md` and `summary.json` into the output folder.
+pub fn write_summary(rows: &[DemoRow], opts: &DemoOptions) -> Result<()> {
+    std::fs::write(opts.out.join("summary.md"), summary(rows, opts))?;
+    std::fs::write(opts.out.join("summary.json"), serde_json::to_vec_pretty(rows)?)?;
+    Ok(())
 }
 
 /// Parses a bandwidth ratio written as a fraction (`1/32`) or a decimal.

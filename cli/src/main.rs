@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use semcom_cli::client::Clients;
 use semcom_cli::demo::{self, parse_ratio, DemoOptions};
-use semcom_proto::v1::{GetResultRequest, ListResultsRequest, TransmitOptions};
+use semcom_proto::v1::{Codec, GetResultRequest, ListResultsRequest, Rect, TransmitOptions};
 
 #[derive(Parser, Debug)]
 #[command(name = "semcom", version, about = "Generative semantic image communication")]
@@ -19,7 +19,8 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Start receiver, channel-sim and sender on loopback and send the bundled
-    /// images through an AWGN channel at several SNRs.
+    /// images through an AWGN channel at several SNRs with the semantic codec
+    /// (`--codec softcast` for the whole-image baseline, `--compare` for both).
     Demo {
         /// Folder of PNG/JPEG images.
         #[arg(long, default_value = "samples")]
@@ -35,6 +36,12 @@ enum Command {
         out: PathBuf,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Codec: the semantic codec, or whole-image SoftCast (the baseline).
+        #[arg(long, default_value = "semantic", value_parser = ["semantic", "softcast"])]
+        codec: String,
+        /// Send every image with both codecs, side by side in the table.
+        #[arg(long)]
+        compare: bool,
     },
     /// Submit an image to a running sender and (by default) wait for delivery.
     Submit {
@@ -49,6 +56,19 @@ enum Command {
         /// Let the sender apply AWGN itself at this Es/N0 (dB).
         #[arg(long, allow_negative_numbers = true)]
         simulate_snr: Option<f64>,
+        /// The Es/N0 (dB) the sender should plan for (CSI feedback); defaults to
+        /// --simulate-snr when that is given.
+        #[arg(long, allow_negative_numbers = true)]
+        expected_snr: Option<f64>,
+        /// Codec (default: the sender's).
+        #[arg(long, value_parser = ["semantic", "softcast"])]
+        codec: Option<String>,
+        /// Caption attached to the prompt (semantic codec).
+        #[arg(long)]
+        caption: Option<String>,
+        /// Region that must stay exact, as x,y,width,height in pixels (repeatable).
+        #[arg(long, value_parser = parse_rect)]
+        roi: Vec<Rect>,
         /// Return once queued instead of waiting for the receiver.
         #[arg(long)]
         no_wait: bool,
@@ -58,7 +78,9 @@ enum Command {
         id: Option<String>,
         #[arg(long, default_value = "http://127.0.0.1:50052", env = "SEMCOM_RECEIVER_URL")]
         receiver: String,
-        /// Where to write the PNG (default: <id>.png); the metadata goes next to it.
+        /// Where to write the PNG (default: <id>.png); the metadata goes next to it
+        /// (.json), and for the semantic codec the key mask (.mask.png) and the prompt
+        /// (.prompt.json, .prompt.txt).
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
@@ -97,24 +119,52 @@ enum Command {
     },
 }
 
+/// Parses `x,y,width,height` (pixels).
+fn parse_rect(s: &str) -> Result<Rect, String> {
+    let v: Vec<u32> = s
+        .split(',')
+        .map(|p| p.trim().parse::<u32>().map_err(|_| format!("not a pixel count: {p:?} in {s:?}")))
+        .collect::<Result<_, _>>()?;
+    match v[..] {
+        [x, y, width, height] if width > 0 && height > 0 => Ok(Rect { x, y, width, height }),
+        _ => Err(format!("expected x,y,width,height with a positive size, got {s:?}")),
+    }
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
     semcom_runtime::init_tracing(false);
     match cli.command {
-        Command::Demo { images, snr, rho, out, seed } => {
-            let opts = DemoOptions { images, snrs_db: snr, rho, out: out.clone(), seed };
+        Command::Demo { images, snr, rho, out, seed, codec, compare } => {
+            let codec = codec.parse().map_err(anyhow::Error::msg)?;
+            let opts = DemoOptions { images, snrs_db: snr, rho, out: out.clone(), seed, codec, compare };
             let rows = demo::run(&opts).await?;
-            let table = demo::table(&rows);
-            println!("{table}");
-            std::fs::write(out.join("summary.md"), &table)?;
-            std::fs::write(out.join("summary.json"), serde_json::to_vec_pretty(&rows)?)?;
-            println!("original/reconstruction pairs and summary written to {}", out.display());
+            println!("{}", demo::table(&rows));
+            println!("{}", demo::means(&rows));
+            demo::write_summary(&rows, &opts)?;
+            println!(
+                "originals, reconstructions, key masks, prompts and summary.md/json written to {}",
+                out.display()
+            );
         }
-        Command::Submit { file, sender, receiver, rho, simulate_snr, no_wait } => {
+        Command::Submit { file, sender, receiver, rho, simulate_snr, expected_snr, codec, caption, roi, no_wait } => {
             let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("image").to_owned();
-            let options = TransmitOptions { rho: rho.unwrap_or(0.0), simulate_snr_db: simulate_snr, seed: 0 };
+            let codec = match codec.as_deref() {
+                Some("semantic") => Codec::Semantic,
+                Some("softcast") => Codec::Softcast,
+                _ => Codec::Unspecified,
+            };
+            let options = TransmitOptions {
+                rho: rho.unwrap_or(0.0),
+                simulate_snr_db: simulate_snr,
+                seed: 0,
+                expected_snr_db: expected_snr,
+                caption,
+                rois: roi,
+                codec: codec as i32,
+            };
             if no_wait {
                 // Only the sender is needed (on the sender's host the receiver's API is
                 // usually not reachable).
@@ -137,7 +187,7 @@ async fn main() -> Result<()> {
                 None => {
                     let list = client.list(ListResultsRequest {}).await?.into_inner();
                     for r in list.results {
-                        println!("{}  {}x{}  est. SNR {:.2} dB", r.id, r.width, r.height, r.snr_est_db);
+                        println!("{}  {}  {}x{}  est. SNR {:.2} dB", r.id, r.codec, r.width, r.height, r.snr_est_db);
                     }
                 }
                 Some(id) => {
@@ -151,6 +201,17 @@ async fn main() -> Result<()> {
                     let meta = data.info.map(|i| i.metadata_json).unwrap_or_default();
                     std::fs::write(path.with_extension("json"), meta)?;
                     println!("wrote {}", path.display());
+                    if !data.mask_png.is_empty() {
+                        for (ext, bytes) in [
+                            ("mask.png", data.mask_png.as_slice()),
+                            ("prompt.json", data.prompt_json.as_bytes()),
+                            ("prompt.txt", data.prompt_text.as_bytes()),
+                        ] {
+                            let p = path.with_extension(ext);
+                            std::fs::write(&p, bytes).with_context(|| format!("writing {}", p.display()))?;
+                            println!("wrote {}", p.display());
+                        }
+                    }
                 }
             }
         }

@@ -10,11 +10,12 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use semcom_channel_sim::{ChannelModelConfig, ChannelSimConfig, RunningChannelSim};
+use semcom_codec::semantic::SemanticConfig;
 use semcom_codec::softcast::SoftCastConfig;
 use semcom_net::Identity;
 use semcom_receiver::{ReceiverConfig, RunningReceiver};
 use semcom_runtime::TrustConfig;
-use semcom_sender::{LimitsConfig, RunningSender, SenderConfig};
+use semcom_sender::{CodecKind, LimitsConfig, RunningSender, SenderConfig};
 
 use crate::client::Clients;
 
@@ -24,7 +25,10 @@ pub struct StackOptions {
     /// Initial AWGN Es/N0 of channel-sim, dB.
     pub snr_db: f64,
     pub seed: u64,
-    pub codec: SoftCastConfig,
+    /// The sender's codec for requests that name none.
+    pub codec: CodecKind,
+    pub semantic: SemanticConfig,
+    pub softcast: SoftCastConfig,
     pub default_rho: f64,
     /// Limits on images submitted to the sender.
     pub limits: LimitsConfig,
@@ -35,7 +39,9 @@ impl Default for StackOptions {
         Self {
             snr_db: 10.0,
             seed: 1,
-            codec: SoftCastConfig::default(),
+            codec: CodecKind::default(),
+            semantic: SemanticConfig::default(),
+            softcast: SoftCastConfig::default(),
             default_rho: 1.0 / 32.0,
             limits: LimitsConfig::default(),
         }
@@ -70,7 +76,8 @@ impl Stack {
             quic_listen: loopback(),
             grpc_listen: loopback(),
             trust: TrustConfig::pinned([sim_fp, tx_fp]),
-            codec: opts.codec.clone(),
+            semantic: opts.semantic.clone(),
+            softcast: opts.softcast.clone(),
             ..ReceiverConfig::default()
         })
         .await
@@ -91,7 +98,9 @@ impl Stack {
             grpc_listen: loopback(),
             peer: channel_sim.quic_addr,
             trust: TrustConfig::pinned([sim_fp]),
-            codec: opts.codec.clone(),
+            codec: opts.codec,
+            semantic: opts.semantic.clone(),
+            softcast: opts.softcast.clone(),
             default_rho: opts.default_rho,
             limits: opts.limits.clone(),
             ..SenderConfig::default()

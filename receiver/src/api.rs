@@ -12,6 +12,7 @@ use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status};
 
+use crate::decode::{MASK_SUFFIX, PROMPT_JSON_SUFFIX, PROMPT_TEXT_SUFFIX};
 use crate::store::Store;
 
 pub(crate) struct ReceiverApi {
@@ -30,10 +31,18 @@ impl Receiver for ReceiverApi {
         let id = req.into_inner().id;
         let (meta, path) =
             self.store.get(&id).ok_or_else(|| Status::not_found(format!("no result with id {id:?}")))?;
-        let png = tokio::fs::read(&path)
-            .await
-            .map_err(|e| Status::internal(format!("reading {}: {e}", path.display())))?;
-        Ok(Response::new(ResultData { info: Some(meta.to_info()), png }))
+        let read = |path: std::path::PathBuf| async move {
+            tokio::fs::read(&path).await.map_err(|e| Status::internal(format!("reading {}: {e}", path.display())))
+        };
+        let png = read(path).await?;
+        let mut data = ResultData { info: Some(meta.to_info()), png, ..ResultData::default() };
+        if meta.semantic.is_some() {
+            let file = |suffix| self.store.file(&id, suffix).ok_or_else(|| Status::internal("result file path"));
+            data.mask_png = read(file(MASK_SUFFIX)?).await?;
+            data.prompt_json = String::from_utf8_lossy(&read(file(PROMPT_JSON_SUFFIX)?).await?).into_owned();
+            data.prompt_text = String::from_utf8_lossy(&read(file(PROMPT_TEXT_SUFFIX)?).await?).into_owned();
+        }
+        Ok(Response::new(data))
     }
 
     type WatchStream = Pin<Box<dyn Stream<Item = Result<ResultInfo, Status>> + Send>>;

@@ -1,12 +1,14 @@
 //! The semcom receiver daemon: accepts transmissions over QUIC (mutual TLS),
-//! reconstructs each image with the codec library, stores it atomically as PNG +
-//! JSON metadata, and serves the results over gRPC (List, Get, Watch).
+//! reconstructs each image with the codec its header names (semantic or SoftCast),
+//! stores it atomically (PNG + JSON metadata, and for the semantic codec the key
+//! mask and the prompt), and serves the results over gRPC (List, Get, Watch).
 //!
 //! The binary (`semcom-receiver`) only wires configuration to [`start`]; the demo
 //! and the end-to-end tests call [`start`] directly.
 
 mod api;
 pub mod config;
+mod decode;
 mod link;
 mod store;
 
@@ -20,7 +22,8 @@ use semcom_runtime::{node_credentials, ServerTask};
 use tokio_stream::wrappers::TcpListenerStream;
 
 pub use config::ReceiverConfig;
-pub use store::{ChannelUses, ResultMeta};
+pub use decode::GeneratorKind;
+pub use store::{ChannelUses, RepairMeta, ResultMeta, SemanticMeta};
 
 /// A started receiver: its bound addresses and certificate fingerprint.
 pub struct RunningReceiver {
@@ -42,6 +45,9 @@ pub async fn start(cfg: ReceiverConfig) -> Result<RunningReceiver> {
     let (identity, trust) = node_credentials(&cfg.data_dir, &cfg.node_name, &cfg.identity, &cfg.trust)
         .context("node identity and trust")?;
     let fingerprint = identity.fingerprint();
+    // A bad codec section should stop the daemon at start, not fail every transmission.
+    cfg.semantic.validate().context("[semantic] configuration")?;
+    cfg.softcast.validate().context("[softcast] configuration")?;
     let store = store::Store::open(&cfg.results_dir())?;
 
     let endpoint = semcom_net::server_endpoint(cfg.quic_listen, &identity, &trust).context("QUIC endpoint")?;
@@ -53,7 +59,11 @@ pub async fn start(cfg: ReceiverConfig) -> Result<RunningReceiver> {
 
     let ctx = Arc::new(link::LinkContext {
         store: store.clone(),
-        codec: cfg.codec.clone(),
+        decoders: decode::Decoders {
+            softcast: cfg.softcast.clone(),
+            semantic: cfg.semantic.clone(),
+            generator: cfg.generator.build(),
+        },
         max_symbols: cfg.max_symbols,
         max_dimension: cfg.max_dimension,
     });

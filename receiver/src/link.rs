@@ -5,12 +5,13 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, Context, Result};
-use semcom_codec::softcast::{self, Received, SoftCastConfig};
+use semcom_codec::softcast::Received;
 use semcom_net::{peer_fingerprint, quinn, read_frame, read_message, write_message, FrameKind};
 use semcom_proto::v1::wire::{Ack, TransmissionHeader};
 use tracing::Instrument;
 
-use crate::store::{valid_id, ChannelUses, ResultMeta, Store};
+use crate::decode::{self, Decoders};
+use crate::store::{valid_id, ResultMeta, Store};
 
 /// Largest length-delimited header accepted on a stream.
 const MAX_HEADER_BYTES: usize = 64 * 1024;
@@ -19,7 +20,7 @@ const MAX_FRAME_SYMBOLS: usize = 1 << 20;
 
 pub(crate) struct LinkContext {
     pub store: Store,
-    pub codec: SoftCastConfig,
+    pub decoders: Decoders,
     pub max_symbols: u64,
     pub max_dimension: u32,
 }
@@ -97,6 +98,8 @@ async fn handle_transmission(
         let meta = outcome?;
         tracing::info!(
             result = %meta.id,
+            codec = %meta.codec,
+            repaired_segments = meta.semantic.as_ref().map_or(0, |s| s.repairs.len()),
             snr_est_db = format_args!("{:.2}", meta.snr_est_db),
             channel_uses = meta.channel_uses.total,
             "stored result"
@@ -110,7 +113,7 @@ async fn handle_transmission(
 async fn receive_and_store(
     header: &TransmissionHeader,
     recv: &mut quinn::RecvStream,
-    ctx: &LinkContext,
+    ctx: &Arc<LinkContext>,
     peer: &str,
 ) -> Result<ResultMeta> {
     if header.protocol_version != semcom_proto::WIRE_PROTOCOL_VERSION {
@@ -120,8 +123,13 @@ async fn receive_and_store(
             semcom_proto::WIRE_PROTOCOL_VERSION
         ));
     }
-    if header.codec != softcast::CODEC_ID {
-        return Err(anyhow!("codec {:?} not supported (expected {:?})", header.codec, softcast::CODEC_ID));
+    if !decode::supported(&header.codec) {
+        return Err(anyhow!(
+            "codec {:?} not supported (this receiver decodes {:?} and {:?})",
+            header.codec,
+            semcom_codec::semantic::CODEC_ID,
+            semcom_codec::softcast::CODEC_ID
+        ));
     }
     if !valid_id(&header.transmission_id) {
         return Err(anyhow!("invalid transmission id {:?}", header.transmission_id));
@@ -161,52 +169,44 @@ async fn receive_and_store(
         tracing::warn!(expected = header.total_symbols, got = total, "symbol count differs from header");
     }
 
-    let codec = ctx.codec.clone();
-    let max_dimension = ctx.max_dimension;
+    let task_ctx = Arc::clone(ctx);
+    let codec = header.codec.clone();
     let decode_started = Instant::now();
-    let (recon, png) = tokio::task::spawn_blocking(move || -> Result<_> {
-        let recon = softcast::decode(&rx, &codec).context("reconstructing")?;
-        if recon.image.width() > max_dimension || recon.image.height() > max_dimension {
-            return Err(anyhow!(
-                "reconstruction of {}x{} exceeds the limit of {max_dimension}",
-                recon.image.width(),
-                recon.image.height()
-            ));
-        }
-        let png = semcom_codec::image_io::encode_png(&recon.image).context("encoding PNG")?;
-        Ok((recon, png))
-    })
-    .await
-    .context("decoder task")??;
+    let d = tokio::task::spawn_blocking(move || decode::decode(&codec, &rx, &task_ctx.decoders, task_ctx.max_dimension))
+        .await
+        .context("decoder task")??;
     let decode_ms = decode_started.elapsed().as_secs_f64() * 1e3;
 
-    let (w, h) = (recon.image.width(), recon.image.height());
     let meta = ResultMeta {
         id: header.transmission_id.clone(),
         codec: header.codec.clone(),
-        width: w,
-        height: h,
-        snr_est_db: recon.snr_est_db,
-        n0_est: recon.n0_est,
-        mean_gain_est: recon.mean_gain_est,
-        erased_analog: recon.erased_analog,
-        meta_iterations: recon.meta_iterations,
-        channel_uses: ChannelUses {
-            pilots: recon.split.pilots,
-            meta: recon.split.meta,
-            analog: recon.split.analog,
-            total: recon.split.total,
-        },
-        rho: recon.split.rho(h, w),
-        symbols_per_pixel: recon.split.symbols_per_pixel(h, w),
-        chunks_sent: recon.chunks_sent,
+        generator: d.generator,
+        width: d.width,
+        height: d.height,
+        snr_est_db: d.snr_est_db,
+        n0_est: d.n0_est,
+        mean_gain_est: d.mean_gain_est,
+        erased_analog: d.erased_analog,
+        meta_iterations: d.meta_iterations,
+        mcs: d.mcs,
+        channel_uses: d.channel_uses,
+        rho: d.split.rho(d.height, d.width),
+        symbols_per_pixel: d.split.symbols_per_pixel(d.height, d.width),
+        chunks_sent: d.chunks_sent,
+        semantic: d.semantic,
         receive_ms,
         decode_ms,
-        stored_at_ms: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0),
+        stored_at_ms: SystemTime::now().duration_since(UNIX_EPOCH).map(|dur| dur.as_millis() as u64).unwrap_or(0),
         peer: peer.to_owned(),
     };
+    let (png, extra) = (d.png, d.extra_files);
     let store = ctx.store.clone();
     let stored = meta.clone();
-    tokio::task::spawn_blocking(move || store.put(&stored, &png)).await.context("store task")??;
+    tokio::task::spawn_blocking(move || {
+        let extra: Vec<(&str, &[u8])> = extra.iter().map(|(s, b)| (*s, b.as_slice())).collect();
+        store.put(&stored, &png, &extra)
+    })
+    .await
+    .context("store task")??;
     Ok(meta)
 }

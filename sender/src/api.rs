@@ -4,13 +4,17 @@ use std::pin::Pin;
 
 use futures::Stream;
 use semcom_codec::image_io::{decode_image, ImageLimits};
-use semcom_codec::softcast::{self, SoftCastConfig};
+use semcom_codec::segment::Roi;
+use semcom_codec::semantic::SemanticReport;
 use semcom_phy::link_channel::{LinkChannel, LinkChannelConfig};
 use semcom_proto::v1::sender_server::Sender;
-use semcom_proto::v1::{ChannelUseSplit, JobEvent, SubmitRequest, SubmitResponse, WatchJobRequest};
+use semcom_proto::v1::{
+    ChannelUseSplit, Codec, JobEvent, SubmitRequest, SubmitResponse, TransmitOptions, WatchJobRequest,
+};
 use tokio::sync::mpsc;
 use tonic::{Request, Response, Status};
 
+use crate::codec::{CodecKind, Codecs, EncodeRequest};
 use crate::jobs::{is_terminal, Jobs};
 use crate::link::{frames_of, Job};
 
@@ -18,7 +22,8 @@ pub(crate) struct SenderApi {
     pub jobs: Jobs,
     pub queue: mpsc::Sender<Job>,
     pub limits: ImageLimits,
-    pub codec: SoftCastConfig,
+    pub codecs: Codecs,
+    pub default_codec: CodecKind,
     pub default_rho: f64,
     pub frame_symbols: usize,
 }
@@ -26,16 +31,66 @@ pub(crate) struct SenderApi {
 /// Largest bandwidth ratio accepted: beyond a few channel uses per real sample
 /// nothing improves and memory grows.
 const MAX_RHO: f64 = 4.0;
+/// Request-side bounds on the semantic options; the codec clips further (the
+/// caption to the prompt's limit, ROIs to the image).
+const MAX_CAPTION_BYTES: usize = 1024;
+const MAX_ROIS: usize = 64;
+
+/// The options a request gives, checked; gRPC's INVALID_ARGUMENT on anything absurd.
+fn encode_request(options: &TransmitOptions, default_rho: f64) -> Result<EncodeRequest, Status> {
+    let rho = if options.rho == 0.0 { default_rho } else { options.rho };
+    if !rho.is_finite() || rho <= 0.0 || rho > MAX_RHO {
+        return Err(Status::invalid_argument(format!("rho must be in (0, {MAX_RHO}], got {rho}")));
+    }
+    // Without CSI feedback, a sender that simulates the channel itself knows its SNR.
+    let snr_db = options.expected_snr_db.or(options.simulate_snr_db);
+    if snr_db.is_some_and(|s| !s.is_finite()) {
+        return Err(Status::invalid_argument("expected_snr_db must be finite"));
+    }
+    if options.caption.as_ref().is_some_and(|c| c.len() > MAX_CAPTION_BYTES) {
+        return Err(Status::invalid_argument(format!("caption longer than {MAX_CAPTION_BYTES} bytes")));
+    }
+    if options.rois.len() > MAX_ROIS {
+        return Err(Status::invalid_argument(format!("{} ROIs, at most {MAX_ROIS}", options.rois.len())));
+    }
+    let rois = options
+        .rois
+        .iter()
+        .map(|r| Roi::Rect { x: r.x, y: r.y, width: r.width, height: r.height })
+        .collect();
+    Ok(EncodeRequest { rho, snr_db, rois, caption: options.caption.clone() })
+}
+
+fn semantic_report(r: &SemanticReport) -> semcom_proto::v1::SemanticReport {
+    semcom_proto::v1::SemanticReport {
+        mcs: u32::from(r.mcs),
+        key_share: r.key_share,
+        key_blocks: r.key_blocks as u32,
+        blocks: r.blocks as u32,
+        detail: r.detail.clone(),
+        prompt_segments: r.prompt_segments as u32,
+        prompt_bytes: r.prompt_bytes as u64,
+        header_bytes: r.header_bytes as u64,
+        mask_bytes: r.mask_bytes as u64,
+        side_bytes: r.side_bytes as u64,
+        key_coefficients: r.key_coefficients as u64,
+        chunks_sent: r.chunks_sent as u64,
+        chunks_total: r.chunks_total as u64,
+    }
+}
 
 #[tonic::async_trait]
 impl Sender for SenderApi {
     async fn submit(&self, req: Request<SubmitRequest>) -> Result<Response<SubmitResponse>, Status> {
         let req = req.into_inner();
         let options = req.options.unwrap_or_default();
-        let rho = if options.rho == 0.0 { self.default_rho } else { options.rho };
-        if !rho.is_finite() || rho <= 0.0 || rho > MAX_RHO {
-            return Err(Status::invalid_argument(format!("rho must be in (0, {MAX_RHO}], got {rho}")));
-        }
+        let request = encode_request(&options, self.default_rho)?;
+        let kind = match Codec::try_from(options.codec) {
+            Ok(Codec::Unspecified) => self.default_codec,
+            Ok(Codec::Semantic) => CodecKind::Semantic,
+            Ok(Codec::Softcast) => CodecKind::Softcast,
+            Err(_) => return Err(Status::invalid_argument(format!("unknown codec {}", options.codec))),
+        };
         // The in-process channel is the very one channel-sim applies on the wire.
         let channel = match options.simulate_snr_db {
             Some(snr_db) => {
@@ -46,24 +101,30 @@ impl Sender for SenderApi {
         };
         let limits = self.limits.clone();
         let frame_symbols = self.frame_symbols;
-        let codec = self.codec.clone();
+        let codecs = self.codecs.clone();
+        let rho = request.rho;
         // Decoding and encoding are CPU work: keep them off the async workers.
-        let (transmission, frames, (height, width)) = tokio::task::spawn_blocking(move || -> Result<_, Status> {
+        let (encoded, frames, (height, width)) = tokio::task::spawn_blocking(move || -> Result<_, Status> {
             let img = decode_image(&req.image, &limits).map_err(|e| Status::invalid_argument(format!("image: {e}")))?;
-            let t = softcast::encode(&img, rho, &codec).map_err(|e| Status::invalid_argument(format!("encoding: {e}")))?;
-            let mut frames = frames_of(&t, codec.meta_mcs, frame_symbols);
+            let e = codecs
+                .encode(kind, &img, &request)
+                .map_err(|e| Status::invalid_argument(format!("encoding: {e}")))?;
+            let mut frames = frames_of(&e.segments, e.meta_mcs, frame_symbols);
             if let Some(mut channel) = channel {
                 for f in &mut frames {
                     f.erased = channel.apply_frame(&mut f.symbols).erased;
                 }
             }
-            Ok((t, frames, (img.height(), img.width())))
+            Ok((e, frames, (img.height(), img.width())))
         })
         .await
         .map_err(|e| Status::internal(format!("encoder task: {e}")))??;
 
         let id = uuid::Uuid::new_v4().to_string();
-        let s = &transmission.split;
+        let s = &encoded.split;
+        let report = encoded.semantic.as_ref();
+        let (header_symbols, prompt_symbols) =
+            report.map_or((0, 0), |r| (r.header_symbols as u64, r.prompt_symbols as u64));
         let split = ChannelUseSplit {
             pilots: s.pilots as u64,
             meta: s.meta as u64,
@@ -71,14 +132,30 @@ impl Sender for SenderApi {
             total: s.total as u64,
             rho: s.rho(height, width),
             symbols_per_pixel: s.symbols_per_pixel(height, width),
+            header_symbols,
+            prompt_symbols,
+            budget: s.budget as u64,
         };
         self.jobs.create(&id, s.total as u64);
-        tracing::info!(job_id = %id, name = %req.name, rho, channel_uses = s.total, "job queued");
+        tracing::info!(
+            job_id = %id,
+            name = %req.name,
+            codec = encoded.codec_id,
+            rho,
+            channel_uses = s.total,
+            mcs = encoded.meta_mcs,
+            "job queued"
+        );
         self.queue
-            .send(Job { id: id.clone(), frames })
+            .send(Job { id: id.clone(), codec: encoded.codec_id, frames })
             .await
             .map_err(|_| Status::unavailable("the transmitter has stopped"))?;
-        Ok(Response::new(SubmitResponse { job_id: id, split: Some(split) }))
+        Ok(Response::new(SubmitResponse {
+            job_id: id,
+            split: Some(split),
+            codec: encoded.codec_id.to_owned(),
+            semantic: report.map(semantic_report),
+        }))
     }
 
     type WatchStream = Pin<Box<dyn Stream<Item = Result<JobEvent, Status>> + Send>>;
@@ -112,4 +189,37 @@ where
     let (tx, rx) = mpsc::channel(16);
     tokio::spawn(f(tx));
     Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))
+}
+
+#[cfg(test)]
+mod tests {
+    use semcom_proto::v1::Rect;
+
+    use super::*;
+
+    #[test]
+    fn request_options_map_to_the_codec_request() {
+        let o = TransmitOptions {
+            simulate_snr_db: Some(7.0),
+            caption: Some("sky".into()),
+            rois: vec![Rect { x: 1, y: 2, width: 3, height: 4 }],
+            ..TransmitOptions::default()
+        };
+        let r = encode_request(&o, 0.25).expect("valid");
+        // rho 0 = the default; no CSI, but the simulated channel's SNR is known.
+        assert_eq!((r.rho, r.snr_db, r.caption.as_deref()), (0.25, Some(7.0), Some("sky")));
+        assert_eq!(r.rois, vec![Roi::Rect { x: 1, y: 2, width: 3, height: 4 }]);
+        let r = encode_request(&TransmitOptions { expected_snr_db: Some(-3.0), ..o }, 0.25).expect("valid");
+        assert_eq!(r.snr_db, Some(-3.0), "CSI feedback wins over the simulation's SNR");
+        assert_eq!(encode_request(&TransmitOptions::default(), 0.25).expect("valid").snr_db, None);
+        for bad in [
+            TransmitOptions { rho: -1.0, ..TransmitOptions::default() },
+            TransmitOptions { expected_snr_db: Some(f64::NAN), ..TransmitOptions::default() },
+            TransmitOptions { caption: Some("x".repeat(MAX_CAPTION_BYTES + 1)), ..TransmitOptions::default() },
+            TransmitOptions { rois: vec![Rect::default(); MAX_ROIS + 1], ..TransmitOptions::default() },
+        ] {
+            let err = encode_request(&bad, 0.25).expect_err("refused");
+            assert_eq!(err.code(), tonic::Code::InvalidArgument);
+        }
+    }
 }

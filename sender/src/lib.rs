@@ -6,6 +6,7 @@
 //! the end-to-end tests call [`start`] directly.
 
 mod api;
+mod codec;
 pub mod config;
 mod jobs;
 mod link;
@@ -19,6 +20,7 @@ use semcom_runtime::{node_credentials, ServerTask};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::TcpListenerStream;
 
+pub use codec::CodecKind;
 pub use config::{LimitsConfig, SenderConfig};
 pub use link::modulation;
 
@@ -38,6 +40,9 @@ impl RunningSender {
 }
 
 pub async fn start(cfg: SenderConfig) -> Result<RunningSender> {
+    // A bad codec section should stop the daemon at start, not fail every request.
+    cfg.semantic.validate().context("[semantic] configuration")?;
+    cfg.softcast.validate().context("[softcast] configuration")?;
     let (identity, trust) = node_credentials(&cfg.data_dir, &cfg.node_name, &cfg.identity, &cfg.trust)
         .context("node identity and trust")?;
     let fingerprint = identity.fingerprint();
@@ -55,7 +60,8 @@ pub async fn start(cfg: SenderConfig) -> Result<RunningSender> {
         jobs,
         queue: queue_tx,
         limits: cfg.limits.image_limits(),
-        codec: cfg.codec.clone(),
+        codecs: codec::Codecs { softcast: cfg.softcast.clone(), semantic: cfg.semantic.clone() },
+        default_codec: cfg.codec,
         default_rho: cfg.default_rho,
         frame_symbols: cfg.frame_symbols,
     };

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 
 use anyhow::{anyhow, Context, Result};
-use semcom_codec::softcast::{SegmentKind, Transmission};
+use semcom_codec::softcast::{Segment, SegmentKind};
 use semcom_net::{quinn, read_message, write_frame, write_message, FrameKind, SymbolFrame, MAX_FRAME_SYMBOLS};
 use semcom_proto::v1::wire::{Ack, TransmissionHeader};
 use semcom_proto::v1::JobState;
@@ -18,9 +18,11 @@ use crate::jobs::Jobs;
 pub mod modulation {
     /// Known unit-modulus pilot symbols.
     pub const PILOT: u8 = 0x00;
-    /// Metadata frames carry their digital-link MCS index (0..=12,
-    /// `semcom_phy::digital::MCS_TABLE`) as the modulation id.
-    /// Analog (SoftCast) symbols.
+    // Meta frames (SoftCast's metadata, the semantic codec's header and prompt
+    // records) carry their digital-link MCS index (0..=12,
+    // `semcom_phy::digital::MCS_TABLE`) as the modulation id.
+
+    /// Analog symbols (SoftCast, or the semantic codec's key symbols).
     pub const ANALOG: u8 = 0x80;
 }
 
@@ -28,6 +30,8 @@ const MAX_ACK_BYTES: usize = 64 * 1024;
 
 pub(crate) struct Job {
     pub id: String,
+    /// Wire id of the codec that produced the frames.
+    pub codec: &'static str,
     /// The transmission as wire frames (after the in-process channel, if any).
     pub frames: Vec<SymbolFrame>,
 }
@@ -102,7 +106,7 @@ impl Link {
         let header = TransmissionHeader {
             protocol_version: semcom_proto::WIRE_PROTOCOL_VERSION,
             transmission_id: job.id.clone(),
-            codec: semcom_codec::softcast::CODEC_ID.to_owned(),
+            codec: job.codec.to_owned(),
             total_symbols,
             total_frames: u32::try_from(frames.len()).map_err(|_| anyhow!("too many frames"))?,
         };
@@ -123,11 +127,12 @@ impl Link {
     }
 }
 
-/// The transmission's segments as wire frames, numbered in order.
-pub(crate) fn frames_of(t: &Transmission, meta_mcs: u8, frame_symbols: usize) -> Vec<SymbolFrame> {
+/// A transmission's segments as wire frames, numbered in order; Meta frames carry
+/// the digital part's MCS index.
+pub(crate) fn frames_of(segments: &[Segment], meta_mcs: u8, frame_symbols: usize) -> Vec<SymbolFrame> {
     let mut frames = Vec::new();
     let mut seq = 0u32;
-    for seg in &t.segments {
+    for seg in segments {
         let (kind, modulation) = match seg.kind {
             SegmentKind::Pilot => (FrameKind::Pilot, modulation::PILOT),
             SegmentKind::Meta => (FrameKind::Meta, meta_mcs),

@@ -26,6 +26,9 @@ struct Args {
     /// Default bandwidth ratio for requests that give none.
     #[arg(long)]
     default_rho: Option<f64>,
+    /// Codec for requests that name none.
+    #[arg(long, value_parser = ["semantic", "softcast"])]
+    codec: Option<String>,
     #[arg(long)]
     json_logs: bool,
 }
@@ -39,7 +42,8 @@ async fn main() -> Result<()> {
         .set("data_dir", args.data_dir.map(|p| p.display().to_string()))
         .set("grpc_listen", args.grpc_listen)
         .set("peer", args.peer)
-        .set("default_rho", args.default_rho);
+        .set("default_rho", args.default_rho)
+        .set("codec", args.codec);
     let cfg: SenderConfig = semcom_runtime::load(&layers)?;
     let running = semcom_sender::start(cfg).await?;
     semcom_runtime::shutdown_signal().await;

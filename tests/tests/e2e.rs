@@ -4,17 +4,24 @@
 
 mod common;
 
-use common::{decode, files_under, png_with_dimensions, sample_bytes};
+use common::{decode, png_with_dimensions, result_files, sample_bytes, semantic_files};
 use semcom_cli::stack::{Stack, StackOptions};
 use semcom_proto::v1::{
-    ChannelSettings, GetChannelRequest, GetResultRequest, ListResultsRequest, StatsRequest, SubmitRequest,
+    ChannelSettings, Codec, GetChannelRequest, GetResultRequest, ListResultsRequest, StatsRequest, SubmitRequest,
     TransmitOptions,
 };
 
+/// Options for the sender's default codec (semantic), no CSI.
 fn options(rho: f64) -> TransmitOptions {
-    TransmitOptions { rho, simulate_snr_db: None, seed: 7 }
+    TransmitOptions { rho, seed: 7, ..TransmitOptions::default() }
 }
 
+/// Whole-image SoftCast, for the tests of SoftCast's own behaviour.
+fn softcast(rho: f64) -> TransmitOptions {
+    TransmitOptions { codec: Codec::Softcast as i32, ..options(rho) }
+}
+
+/// SoftCast (selected per request; the sender's default is the semantic codec):
 /// PSNR must rise strictly with the channel SNR, and the control API's change must
 /// show in the very next transmission. The floor at 20 dB: at rho = 1/32 SoftCast
 /// sends about 3/16 of the DCT coefficients (less the pilot and metadata share);
@@ -33,10 +40,14 @@ async fn psnr_rises_with_snr_through_channel_sim() {
     for snr in [0.0, 10.0, 20.0] {
         let set = clients.set_snr(snr).await.expect("set SNR");
         assert_eq!(set.snr_db, Some(snr));
-        let d = clients.transmit("astronaut", bytes.clone(), options(1.0 / 32.0)).await.expect("delivered");
+        let d = clients.transmit("astronaut", bytes.clone(), softcast(1.0 / 32.0)).await.expect("delivered");
+        assert_eq!(d.submit.codec, "softcast-v1");
+        assert!(d.submit.semantic.is_none() && d.result.mask_png.is_empty() && d.result.prompt_text.is_empty());
         let recon = decode(&d.result.png);
         assert_eq!(recon.dimensions(), original.dimensions());
         let info = d.result.info.expect("info");
+        assert_eq!(info.codec, "softcast-v1");
+        assert!(info.semantic.is_none());
         // The receiver's pilot-based estimate must be near the configured SNR
         // (64 pilots: the N0 estimate's standard deviation is ~0.55 dB).
         assert!((info.snr_est_db - snr).abs() < 2.0, "estimated {} dB for {snr} dB", info.snr_est_db);
@@ -165,12 +176,10 @@ async fn bad_input_is_refused_and_the_daemons_keep_serving() {
     assert_eq!(err.code(), tonic::Code::NotFound);
 
     stack.shutdown().await.expect("clean shutdown");
-    // Exactly one result on disk, complete, and no temporary files anywhere.
-    let files = files_under(&dir.path().join("receiver").join("results"));
-    let names: Vec<String> = files.iter().filter_map(|p| p.file_name()?.to_str().map(String::from)).collect();
-    assert_eq!(names.iter().filter(|n| n.ends_with(".png")).count(), 1, "{names:?}");
-    assert_eq!(names.iter().filter(|n| n.ends_with(".json")).count(), 1, "{names:?}");
-    assert!(!names.iter().any(|n| n.ends_with(".tmp")), "{names:?}");
+    // Exactly one result on disk, complete (the semantic codec's five files), and
+    // no temporary files anywhere.
+    let id = d.result.info.expect("info").id;
+    assert_eq!(result_files(dir.path()), semantic_files(&id));
 }
 
 /// The channel-sim impairments act on the wire: lost frames reach the receiver as
@@ -222,7 +231,7 @@ async fn channel_sim_erasures_and_network_impairments() {
     stack.shutdown().await.expect("clean shutdown");
 }
 
-/// Rayleigh block fading on the wire (coherence = the codec's pilot block): the
+/// SoftCast under Rayleigh block fading on the wire (coherence = the codec's pilot block): the
 /// receiver tracks the channel from the per-block pilots, the LDPC-coded metadata
 /// survives, and the image comes out — worse than AWGN at the same average SNR,
 /// as fading costs.
@@ -238,7 +247,7 @@ async fn rayleigh_fading_through_channel_sim_is_tracked_by_the_pilots() {
     let bytes = sample_bytes("astronaut.png");
     let original = decode(&bytes);
 
-    let awgn = clients.transmit("awgn", bytes.clone(), options(1.0 / 32.0)).await.expect("delivered");
+    let awgn = clients.transmit("awgn", bytes.clone(), softcast(1.0 / 32.0)).await.expect("delivered");
     let psnr_awgn = semcom_metrics::psnr(&original, &decode(&awgn.result.png)).expect("psnr");
 
     let control = clients.control.as_mut().expect("control");
@@ -252,7 +261,7 @@ async fn rayleigh_fading_through_channel_sim_is_tracked_by_the_pilots() {
         .expect("set fading");
     let mut faded = Vec::new();
     for i in 0..3 {
-        let d = clients.transmit(&format!("rayleigh{i}"), bytes.clone(), options(1.0 / 32.0)).await.expect("delivered");
+        let d = clients.transmit(&format!("rayleigh{i}"), bytes.clone(), softcast(1.0 / 32.0)).await.expect("delivered");
         faded.push(semcom_metrics::psnr(&original, &decode(&d.result.png)).expect("psnr"));
     }
     let stats = clients.control.as_mut().expect("control").stats(StatsRequest {}).await.expect("stats").into_inner();

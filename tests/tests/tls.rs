@@ -6,7 +6,7 @@ mod common;
 use std::net::SocketAddr;
 use std::path::Path;
 
-use common::{decode, files_under, sample_bytes};
+use common::{decode, files_under, sample_bytes, semantic_files};
 use semcom_cli::client::Clients;
 use semcom_net::{Fingerprint, Identity};
 use semcom_proto::v1::TransmitOptions;
@@ -36,7 +36,7 @@ async fn sender(dir: &Path, peer: SocketAddr, pins: Vec<Fingerprint>) -> semcom_
 
 fn direct() -> TransmitOptions {
     // No channel-sim here: the sender adds the AWGN itself.
-    TransmitOptions { rho: 1.0 / 32.0, simulate_snr_db: Some(15.0), seed: 3 }
+    TransmitOptions { rho: 1.0 / 32.0, simulate_snr_db: Some(15.0), seed: 3, ..TransmitOptions::default() }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -85,6 +85,10 @@ async fn untrusted_peers_are_refused_and_trusted_ones_served() {
         s.shutdown().await.expect("sender shutdown");
     }
     receiver.shutdown().await.expect("receiver shutdown");
-    let results = files_under(&rx_dir.join("results"));
-    assert_eq!(results.len(), 2, "only the trusted transmission is stored: {results:?}");
+    let mut results: Vec<String> = files_under(&rx_dir.join("results"))
+        .iter()
+        .filter_map(|p| p.file_name()?.to_str().map(String::from))
+        .collect();
+    results.sort();
+    assert_eq!(results, semantic_files(&info.id), "only the trusted transmission is stored");
 }

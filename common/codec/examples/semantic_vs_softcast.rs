@@ -55,8 +55,7 @@ fn main() {
             let req = SemanticRequest { rho, snr_db: Some(snr), ..Default::default() };
             let tx = semantic::encode(&img, &req, &sem_cfg).expect("semantic encode");
             let sc_tx = softcast::encode(&img, rho, &sc_cfg).expect("softcast encode");
-            let mask: Vec<bool> =
-                (0..img.height()).flat_map(|y| (0..img.width()).map(move |x| (x, y))).map(|(x, y)| tx.key_mask.is_key_pixel(x, y)).collect();
+            let mask = tx.key_mask.pixel_mask(img.width(), img.height());
             let mut row = [0.0f64; 8];
             for seed in 0..seeds {
                 let awgn = Awgn::from_snr_db(snr).expect("snr");

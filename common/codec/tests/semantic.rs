@@ -28,10 +28,7 @@ fn compare(img: &image::RgbImage, snr: f64) -> (f64, f64) {
     let sc_tx = softcast::encode(img, rho, &sc_cfg).unwrap();
     // Same channel-use budget (each sends at most round(ρ·3HW)).
     assert_eq!(tx.split.budget, sc_tx.split.budget);
-    let mask: Vec<bool> = (0..img.height())
-        .flat_map(|y| (0..img.width()).map(move |x| (x, y)))
-        .map(|(x, y)| tx.key_mask.is_key_pixel(x, y))
-        .collect();
+    let mask = tx.key_mask.pixel_mask(img.width(), img.height());
     let (mut dk, mut dm) = (0.0, 0.0);
     let seeds = 2u64;
     for seed in 0..seeds {

@@ -45,3 +45,27 @@ pub fn files_under(dir: &std::path::Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// The sorted names of every file in the receiver's results folder of a stack
+/// started under `base`.
+pub fn result_files(base: &std::path::Path) -> Vec<String> {
+    let files = files_under(&base.join("receiver").join("results"));
+    let mut names: Vec<String> = files.iter().filter_map(|p| p.file_name()?.to_str().map(String::from)).collect();
+    names.sort();
+    names
+}
+
+/// The files a stored semantic result consists of, sorted.
+pub fn semantic_files(id: &str) -> Vec<String> {
+    let mut v: Vec<String> =
+        [".json", ".mask.png", ".png", ".prompt.json", ".prompt.txt"].iter().map(|s| format!("{id}{s}")).collect();
+    v.sort();
+    v
+}
+
+/// Per-pixel key flags of a key-mask PNG (255 key, 0 non-key).
+pub fn mask_bits(png: &[u8]) -> (u32, u32, Vec<bool>) {
+    let m = image::load_from_memory(png).expect("mask PNG").to_luma8();
+    assert!(m.pixels().all(|p| p.0[0] == 0 || p.0[0] == 255), "mask is not binary");
+    (m.width(), m.height(), m.pixels().map(|p| p.0[0] == 255).collect())
+}

@@ -26,7 +26,7 @@ use rustfft::FftPlanner;
 use super::{GenerateError, Generator, GeneratorInput};
 use crate::color::{ycbcr_to_rgb, Planes};
 use crate::prompt::{
-    basis, segment_geometry, validate, zigzag, PromptLimits, StructuredPrompt, TextureStats, AC_STEP, C_DC_STEP,
+    basis, box_half, oriented_gradient, segment_geometry, validate, zigzag, PromptLimits, StructuredPrompt, TextureStats, AC_STEP, C_DC_STEP,
     ENERGY_PER_OCTAVE, ORIENTATIONS, SCALES, Y_DC_STEP,
 };
 
@@ -576,24 +576,7 @@ fn gradient_energy(plane: &[f32], w: usize, h: usize, inside: &[bool]) -> [[f64;
     for (s, e) in energy.iter_mut().enumerate() {
         let step = 1usize << s;
         if s > 0 {
-            let (nw, nh) = (lw.div_ceil(2), lh.div_ceil(2));
-            let mut next = vec![0f32; nw * nh];
-            for y in 0..nh {
-                for x in 0..nw {
-                    let (mut acc, mut k) = (0f32, 0f32);
-                    for (dx, dy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
-                        let (sx, sy) = (2 * x + dx, 2 * y + dy);
-                        if sx < lw && sy < lh {
-                            acc += luma[sy * lw + sx];
-                            k += 1.0;
-                        }
-                    }
-                    next[y * nw + x] = acc / k;
-                }
-            }
-            luma = next;
-            lw = nw;
-            lh = nh;
+            (luma, lw, lh) = box_half(&luma, lw, lh);
         }
         let lab = |x: usize, y: usize| inside[y * step * w + x * step];
         let mut count = 0f64;
@@ -602,21 +585,7 @@ fn gradient_energy(plane: &[f32], w: usize, h: usize, inside: &[bool]) -> [[f64;
                 if !lab(x, y) {
                     continue;
                 }
-                let f = |xx: usize, yy: usize| luma[yy * lw + xx];
-                let c = f(x, y);
-                let diff = |prev: Option<f32>, next: Option<f32>| match (prev, next) {
-                    (Some(p), Some(n)) => (n - p) / 2.0,
-                    (Some(p), None) => c - p,
-                    (None, Some(n)) => n - c,
-                    (None, None) => 0.0,
-                };
-                let left = (x > 0 && lab(x - 1, y)).then(|| f(x - 1, y));
-                let right = (x + 1 < lw && lab(x + 1, y)).then(|| f(x + 1, y));
-                let up = (y > 0 && lab(x, y - 1)).then(|| f(x, y - 1));
-                let down = (y + 1 < lh && lab(x, y + 1)).then(|| f(x, y + 1));
-                let (gx, gy) = (diff(left, right), diff(up, down));
-                let r = std::f32::consts::FRAC_1_SQRT_2;
-                let proj = [gx, (gx + gy) * r, gy, (gy - gx) * r];
+                let proj = oriented_gradient(&luma, lw, lh, x, y, lab);
                 for (acc, p) in e.iter_mut().zip(proj) {
                     *acc += (p * p) as f64;
                 }

@@ -164,24 +164,7 @@ pub fn describe(img: &RgbImage, non_key: &BlockMask, detail: PromptDetail) -> St
         for s in 0..SCALES {
             let step = 1u32 << s;
             if s > 0 {
-                let (nw, nh) = (lw.div_ceil(2), lh.div_ceil(2));
-                let mut next = vec![0f32; nw * nh];
-                for y in 0..nh {
-                    for x in 0..nw {
-                        let (mut acc, mut n) = (0f32, 0f32);
-                        for (dx, dy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
-                            let (sx, sy) = (2 * x + dx, 2 * y + dy);
-                            if sx < lw && sy < lh {
-                                acc += luma[sy * lw + sx];
-                                n += 1.0;
-                            }
-                        }
-                        next[y * nw + x] = acc / n;
-                    }
-                }
-                luma = next;
-                lw = nw;
-                lh = nh;
+                (luma, lw, lh) = box_half(&luma, lw, lh);
             }
             let lab = |x: usize, y: usize| label_at(x as u32 * step, y as u32 * step);
             for y in 0..lh {
@@ -190,21 +173,7 @@ pub fn describe(img: &RgbImage, non_key: &BlockMask, detail: PromptDetail) -> St
                     if l == usize::MAX {
                         continue;
                     }
-                    let f = |xx: usize, yy: usize| luma[yy * lw + xx];
-                    let c = f(x, y);
-                    let diff = |prev: Option<f32>, next: Option<f32>| match (prev, next) {
-                        (Some(p), Some(n)) => (n - p) / 2.0,
-                        (Some(p), None) => c - p,
-                        (None, Some(n)) => n - c,
-                        (None, None) => 0.0,
-                    };
-                    let left = (x > 0 && lab(x - 1, y) == l).then(|| f(x - 1, y));
-                    let right = (x + 1 < lw && lab(x + 1, y) == l).then(|| f(x + 1, y));
-                    let up = (y > 0 && lab(x, y - 1) == l).then(|| f(x, y - 1));
-                    let down = (y + 1 < lh && lab(x, y + 1) == l).then(|| f(x, y + 1));
-                    let (gx, gy) = (diff(left, right), diff(up, down));
-                    let r = std::f32::consts::FRAC_1_SQRT_2;
-                    let proj = [gx, (gx + gy) * r, gy, (gy - gx) * r];
+                    let proj = oriented_gradient(&luma, lw, lh, x, y, |xx, yy| lab(xx, yy) == l);
                     let a = &mut accs[l];
                     for (k, p) in proj.iter().enumerate() {
                         a.energy[s][k] += (p * p) as f64;
@@ -289,4 +258,52 @@ fn texture(a: &Acc, ne: usize) -> TextureStats {
         _ => full,
     };
     TextureStats { energy, luma_std: (std.round() as u32).min(LUMA_STD_MAX) }
+}
+
+/// One level up the box pyramid: 2×2 means (partial at the right/bottom edge).
+pub(crate) fn box_half(luma: &[f32], lw: usize, lh: usize) -> (Vec<f32>, usize, usize) {
+    let (nw, nh) = (lw.div_ceil(2), lh.div_ceil(2));
+    let mut next = vec![0f32; nw * nh];
+    for y in 0..nh {
+        for x in 0..nw {
+            let (mut acc, mut n) = (0f32, 0f32);
+            for (dx, dy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
+                let (sx, sy) = (2 * x + dx, 2 * y + dy);
+                if sx < lw && sy < lh {
+                    acc += luma[sy * lw + sx];
+                    n += 1.0;
+                }
+            }
+            next[y * nw + x] = acc / n;
+        }
+    }
+    (next, nw, nh)
+}
+
+/// Gradient at (x, y) of an `lw × lh` plane projected on θ = 0°, 45°, 90°, 135°:
+/// central differences, one-sided where a neighbour is outside the image or not `same`
+/// region (so other regions never leak in).
+pub(crate) fn oriented_gradient(
+    luma: &[f32],
+    lw: usize,
+    lh: usize,
+    x: usize,
+    y: usize,
+    same: impl Fn(usize, usize) -> bool,
+) -> [f32; ORIENTATIONS] {
+    let f = |xx: usize, yy: usize| luma[yy * lw + xx];
+    let c = f(x, y);
+    let diff = |prev: Option<f32>, next: Option<f32>| match (prev, next) {
+        (Some(p), Some(n)) => (n - p) / 2.0,
+        (Some(p), None) => c - p,
+        (None, Some(n)) => n - c,
+        (None, None) => 0.0,
+    };
+    let left = (x > 0 && same(x - 1, y)).then(|| f(x - 1, y));
+    let right = (x + 1 < lw && same(x + 1, y)).then(|| f(x + 1, y));
+    let up = (y > 0 && same(x, y - 1)).then(|| f(x, y - 1));
+    let down = (y + 1 < lh && same(x, y + 1)).then(|| f(x, y + 1));
+    let (gx, gy) = (diff(left, right), diff(up, down));
+    let r = std::f32::consts::FRAC_1_SQRT_2;
+    [gx, (gx + gy) * r, gy, (gy - gx) * r]
 }

@@ -54,7 +54,7 @@ pub use text::{mean_rgb, render_text};
 // Shared with the receiver's colour-layout renderer (crate::generate), which must invert
 // exactly these conventions.
 pub(crate) use codec::segment_geometry;
-pub(crate) use describe::{basis, zigzag};
+pub(crate) use describe::{basis, box_half, oriented_gradient, zigzag};
 
 use crate::segment::SegmentError;
 

@@ -99,6 +99,11 @@ impl BlockMask {
     pub fn is_key_pixel(&self, x: u32, y: u32) -> bool {
         self.get(x / self.block, y / self.block).unwrap_or(false)
     }
+    /// Per-pixel key flags of a `width × height` image, row-major (region metrics).
+    pub fn pixel_mask(&self, width: u32, height: u32) -> Vec<bool> {
+        (0..height).flat_map(|y| (0..width).map(move |x| self.is_key_pixel(x, y))).collect()
+    }
+
     /// Number of key blocks.
     pub fn count(&self) -> usize {
         self.bits.iter().filter(|b| **b).count()

@@ -39,7 +39,7 @@ use crate::softcast::{
     data_capacity, equalise, mean_gain, pilot_pattern, segments, ChannelUseSplit, CodecError, Received, Segment,
     SoftCastConfig,
 };
-use header::{parse_preamble, preamble, Core, PREAMBLE_BYTES};
+use header::{parse_preamble, preamble, preamble_mcs, Core, PREAMBLE_BYTES};
 
 /// Codec id on the wire (the transmission header's `codec`).
 pub const CODEC_ID: &str = "semcom-v1";
@@ -188,6 +188,11 @@ pub struct SemanticReconstruction {
     pub failed_records: Vec<usize>,
     pub repairs: Vec<Repair>,
     pub split: ChannelUseSplit,
+    /// Digital symbols of the preamble + header, and of the prompt records.
+    pub header_symbols: usize,
+    pub prompt_symbols: usize,
+    /// Prompt detail the sender chose ("full", "reduced", "minimal", "none").
+    pub detail: String,
     pub mcs: u8,
     pub snr_est_db: f64,
     pub n0_est: f64,
@@ -202,6 +207,15 @@ fn detail_code(d: Option<PromptDetail>) -> (u8, &'static str) {
         Some(PromptDetail::Reduced) => (1, "reduced"),
         Some(PromptDetail::Minimal) => (2, "minimal"),
         None => (3, "none"),
+    }
+}
+
+fn detail_name(code: u8) -> &'static str {
+    match code {
+        0 => "full",
+        1 => "reduced",
+        2 => "minimal",
+        _ => "none",
     }
 }
 
@@ -229,6 +243,7 @@ pub fn encode(img: &RgbImage, req: &SemanticRequest, cfg: &SemanticConfig) -> Re
     let capacity = data_capacity(&pattern, budget);
     let mcs_id = budget::semantic_mcs(req.snr_db, cfg.mcs_margin_db, cfg.max_mcs, cfg.default_mcs);
     let mcs = Mcs::from_index(mcs_id).map_err(|e| CodecError::InvalidConfig(e.to_string()))?;
+    let pre_mcs = Mcs::from_index(preamble_mcs(mcs_id)).map_err(|e| CodecError::InvalidConfig(e.to_string()))?;
 
     let map = importance_map(img, &ImportanceConfig { block: cfg.block, ..ImportanceConfig::default() })
         .map_err(|e| CodecError::InvalidConfig(e.to_string()))?;
@@ -244,7 +259,7 @@ pub fn encode(img: &RgbImage, req: &SemanticRequest, cfg: &SemanticConfig) -> Re
     let mask_bytes = key.encode();
     let header_cost = |records: &[Vec<u8>]| {
         let core_len = Core::encoded_len(mask_bytes.len(), prepared.side_len(), records.len());
-        (core_len, mcs.symbols_for(PREAMBLE_BYTES) + mcs.symbols_for(core_len))
+        (core_len, pre_mcs.symbols_for(PREAMBLE_BYTES) + mcs.symbols_for(core_len))
     };
     let (_, min_header) = header_cost(&[]);
     if min_header > capacity {
@@ -285,7 +300,7 @@ pub fn encode(img: &RgbImage, req: &SemanticRequest, cfg: &SemanticConfig) -> Re
         records: records.iter().map(|r| r.len() as u16).collect(),
     };
     let core_bytes = core.to_bytes();
-    let mut data = digital::encode(&preamble(core_bytes.len()), &mcs)?;
+    let mut data = digital::encode(&preamble(core_bytes.len(), mcs_id), &pre_mcs)?;
     data.extend(digital::encode(&core_bytes, &mcs)?);
     debug_assert_eq!(data.len(), header_symbols);
     for r in &records {
@@ -358,7 +373,8 @@ pub fn decode(rx: &Received, cfg: &SemanticConfig, generator: &dyn Generator) ->
     }
     // Records in order; each knows its symbol count from its byte length.
     let mut at = 0usize;
-    let mut record = |bytes: usize| -> Result<Option<Vec<u8>>, CodecError> {
+    let pre_mcs = Mcs::from_index(preamble_mcs(mcs.index)).map_err(|e| CodecError::MetadataCorrupt(e.to_string()))?;
+    let mut record = |bytes: usize, mcs: &Mcs| -> Result<Option<Vec<u8>>, CodecError> {
         let n = mcs.symbols_for(bytes);
         if at + n > m {
             return Err(CodecError::MetadataCorrupt(format!(
@@ -367,13 +383,21 @@ pub fn decode(rx: &Received, cfg: &SemanticConfig, generator: &dyn Generator) ->
         }
         let r = at..at + n;
         at += n;
-        let d = digital::decode(&eq.symbols[r.clone()], &eq.h[r.clone()], &eq.noise_var[r], &mcs, DemapMethod::MaxLog)?;
+        let d = digital::decode(&eq.symbols[r.clone()], &eq.h[r.clone()], &eq.noise_var[r], mcs, DemapMethod::MaxLog)?;
         Ok(d.payload.filter(|p| p.len() == bytes))
     };
-    let pre = record(PREAMBLE_BYTES)?.ok_or_else(|| CodecError::MetadataCorrupt("preamble failed its CRC".into()))?;
-    let core_len = parse_preamble(&pre).map_err(CodecError::MetadataInvalid)?;
+    let pre =
+        record(PREAMBLE_BYTES, &pre_mcs)?.ok_or_else(|| CodecError::MetadataCorrupt("preamble failed its CRC".into()))?;
+    let (core_len, records_mcs) = parse_preamble(&pre).map_err(CodecError::MetadataInvalid)?;
+    if records_mcs != mcs.index {
+        return Err(CodecError::MetadataInvalid(format!(
+            "preamble says MCS {records_mcs}, the frame headers say {}",
+            mcs.index
+        )));
+    }
     let core_bytes =
-        record(core_len)?.ok_or_else(|| CodecError::MetadataCorrupt("semantic header failed its CRC".into()))?;
+        record(core_len, &mcs)?.ok_or_else(|| CodecError::MetadataCorrupt("semantic header failed its CRC".into()))?;
+    let header_symbols = pre_mcs.symbols_for(PREAMBLE_BYTES) + mcs.symbols_for(core_len);
     let core = Core::from_bytes(&core_bytes).map_err(CodecError::MetadataInvalid)?;
     let (w, h) = (u32::from(core.width), u32::from(core.height));
     if u64::from(w) * u64::from(h) > cfg.max_pixels {
@@ -387,7 +411,7 @@ pub fn decode(rx: &Received, cfg: &SemanticConfig, generator: &dyn Generator) ->
     let mut failed = Vec::new();
     let mut segments = Vec::with_capacity(core.records.len());
     for (i, &len) in core.records.iter().enumerate() {
-        let seg = record(len as usize)?.and_then(|b| SegmentPrompt::decode(b.as_slice()).ok());
+        let seg = record(len as usize, &mcs)?.and_then(|b| SegmentPrompt::decode(b.as_slice()).ok());
         if seg.is_none() {
             failed.push(i);
         }
@@ -410,7 +434,7 @@ pub fn decode(rx: &Received, cfg: &SemanticConfig, generator: &dyn Generator) ->
         prompt: &repaired.prompt,
         seed: u64::from(w) << 32 | u64::from(h),
     };
-    let image = generator.generate(&input).map_err(|e: GenerateError| CodecError::MetadataInvalid(e.to_string()))?;
+    let image = generator.generate(&input).map_err(|e: GenerateError| CodecError::Generate(e.to_string()))?;
     let gain = mean_gain(&eq);
     Ok(SemanticReconstruction {
         image,
@@ -426,6 +450,9 @@ pub fn decode(rx: &Received, cfg: &SemanticConfig, generator: &dyn Generator) ->
             total: pattern.total_len(m + analog),
             budget: 0,
         },
+        header_symbols,
+        prompt_symbols: m - header_symbols,
+        detail: detail_name(core.detail).to_string(),
         mcs: mcs.index,
         snr_est_db: 10.0 * (gain / eq.n0).log10(),
         n0_est: eq.n0,

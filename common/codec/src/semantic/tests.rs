@@ -35,6 +35,8 @@ fn noiseless_round_trip_delivers_mask_prompt_and_split() {
     assert_eq!(out.prompt, tx.prompt);
     assert!(out.failed_records.is_empty() && out.repairs.is_empty());
     assert_eq!((out.split.meta, out.split.analog, out.split.total), (s.meta, s.analog, s.total));
+    assert_eq!((out.header_symbols, out.prompt_symbols), (tx.report.header_symbols, tx.report.prompt_symbols));
+    assert_eq!(out.detail, tx.report.detail);
     assert!(out.prompt_text.contains("a test card"), "{}", out.prompt_text);
     assert_eq!(out.generator, "classical");
     assert_eq!(out.image.dimensions(), img.dimensions());

@@ -137,10 +137,10 @@ impl SoftCastConfig {
     }
 }
 
-/// Errors of the SoftCast codec.
+/// Errors of the codecs (SoftCast and the semantic codec share them).
 #[derive(Debug, thiserror::Error)]
 pub enum CodecError {
-    #[error("invalid SoftCast configuration: {0}")]
+    #[error("invalid codec configuration: {0}")]
     InvalidConfig(String),
     #[error("invalid bandwidth ratio rho = {0}: must be finite and positive")]
     InvalidRho(f64),
@@ -165,6 +165,9 @@ pub enum CodecError {
     MetadataInvalid(String),
     #[error("internal DCT error: {0}")]
     Dct(#[from] DctError),
+    /// The generator could not fill the non-key regions (semantic codec).
+    #[error("regeneration failed: {0}")]
+    Generate(String),
 }
 
 /// What a group of symbols carries; the wire layer maps it to a frame type.
