@@ -4,7 +4,7 @@ use std::pin::Pin;
 
 use futures::Stream;
 use semcom_codec::image_io::{decode_image, ImageLimits};
-use semcom_codec::segment::Roi;
+use semcom_codec::segment::{Roi, RoiMask};
 use semcom_codec::semantic::SemanticReport;
 use semcom_phy::link_channel::{LinkChannel, LinkChannelConfig};
 use semcom_proto::v1::sender_server::Sender;
@@ -37,7 +37,7 @@ const MAX_CAPTION_BYTES: usize = 1024;
 const MAX_ROIS: usize = 64;
 
 /// The options a request gives, checked; gRPC's INVALID_ARGUMENT on anything absurd.
-fn encode_request(options: &TransmitOptions, default_rho: f64) -> Result<EncodeRequest, Status> {
+fn encode_request(options: &TransmitOptions, default_rho: f64, limits: &ImageLimits) -> Result<EncodeRequest, Status> {
     let rho = if options.rho == 0.0 { default_rho } else { options.rho };
     if !rho.is_finite() || rho <= 0.0 || rho > MAX_RHO {
         return Err(Status::invalid_argument(format!("rho must be in (0, {MAX_RHO}], got {rho}")));
@@ -53,12 +53,24 @@ fn encode_request(options: &TransmitOptions, default_rho: f64) -> Result<EncodeR
     if options.rois.len() > MAX_ROIS {
         return Err(Status::invalid_argument(format!("{} ROIs, at most {MAX_ROIS}", options.rois.len())));
     }
-    let rois = options
+    let mut rois: Vec<Roi> = options
         .rois
         .iter()
         .map(|r| Roi::Rect { x: r.x, y: r.y, width: r.width, height: r.height })
         .collect();
+    if !options.roi_mask.is_empty() {
+        rois.push(roi_mask(&options.roi_mask, limits)?);
+    }
     Ok(EncodeRequest { rho, snr_db, rois, caption: options.caption.clone() })
+}
+
+/// A ROI mask image → per-pixel ROI flags (luma above mid-grey), decoded with the same
+/// bounds as the image itself.
+fn roi_mask(bytes: &[u8], limits: &ImageLimits) -> Result<Roi, Status> {
+    let img = decode_image(bytes, limits).map_err(|e| Status::invalid_argument(format!("roi_mask: {e}")))?;
+    let (w, h) = img.dimensions();
+    let bits = image::DynamicImage::ImageRgb8(img).to_luma8().pixels().map(|p| p.0[0] > 127).collect();
+    RoiMask::new(w, h, bits).map(Roi::PixelMask).map_err(|e| Status::invalid_argument(format!("roi_mask: {e}")))
 }
 
 fn semantic_report(r: &SemanticReport) -> semcom_proto::v1::SemanticReport {
@@ -84,7 +96,7 @@ impl Sender for SenderApi {
     async fn submit(&self, req: Request<SubmitRequest>) -> Result<Response<SubmitResponse>, Status> {
         let req = req.into_inner();
         let options = req.options.unwrap_or_default();
-        let request = encode_request(&options, self.default_rho)?;
+        let request = encode_request(&options, self.default_rho, &self.limits)?;
         let kind = match Codec::try_from(options.codec) {
             Ok(Codec::Unspecified) => self.default_codec,
             Ok(Codec::Semantic) => CodecKind::Semantic,
@@ -199,27 +211,40 @@ mod tests {
 
     #[test]
     fn request_options_map_to_the_codec_request() {
+        let lim = ImageLimits::default();
         let o = TransmitOptions {
             simulate_snr_db: Some(7.0),
             caption: Some("sky".into()),
             rois: vec![Rect { x: 1, y: 2, width: 3, height: 4 }],
             ..TransmitOptions::default()
         };
-        let r = encode_request(&o, 0.25).expect("valid");
+        let r = encode_request(&o, 0.25, &lim).expect("valid");
         // rho 0 = the default; no CSI, but the simulated channel's SNR is known.
         assert_eq!((r.rho, r.snr_db, r.caption.as_deref()), (0.25, Some(7.0), Some("sky")));
         assert_eq!(r.rois, vec![Roi::Rect { x: 1, y: 2, width: 3, height: 4 }]);
-        let r = encode_request(&TransmitOptions { expected_snr_db: Some(-3.0), ..o }, 0.25).expect("valid");
+        let r = encode_request(&TransmitOptions { expected_snr_db: Some(-3.0), ..o }, 0.25, &lim).expect("valid");
         assert_eq!(r.snr_db, Some(-3.0), "CSI feedback wins over the simulation's SNR");
-        assert_eq!(encode_request(&TransmitOptions::default(), 0.25).expect("valid").snr_db, None);
+        assert_eq!(encode_request(&TransmitOptions::default(), 0.25, &lim).expect("valid").snr_db, None);
         for bad in [
             TransmitOptions { rho: -1.0, ..TransmitOptions::default() },
             TransmitOptions { expected_snr_db: Some(f64::NAN), ..TransmitOptions::default() },
             TransmitOptions { caption: Some("x".repeat(MAX_CAPTION_BYTES + 1)), ..TransmitOptions::default() },
             TransmitOptions { rois: vec![Rect::default(); MAX_ROIS + 1], ..TransmitOptions::default() },
+            TransmitOptions { roi_mask: b"not an image".to_vec(), ..TransmitOptions::default() },
         ] {
-            let err = encode_request(&bad, 0.25).expect_err("refused");
+            let err = encode_request(&bad, 0.25, &lim).expect_err("refused");
             assert_eq!(err.code(), tonic::Code::InvalidArgument);
         }
+    }
+
+    #[test]
+    fn a_roi_mask_image_becomes_a_pixel_roi() {
+        // 4×2 mask: the right half bright.
+        let img = image::RgbImage::from_fn(4, 2, |x, _| if x >= 2 { image::Rgb([255, 255, 255]) } else { image::Rgb([0, 0, 0]) });
+        let png = semcom_codec::image_io::encode_png(&img).expect("png");
+        let o = TransmitOptions { roi_mask: png, ..TransmitOptions::default() };
+        let r = encode_request(&o, 0.25, &ImageLimits::default()).expect("valid");
+        let expected = RoiMask::new(4, 2, vec![false, false, true, true, false, false, true, true]).expect("mask");
+        assert_eq!(r.rois, vec![Roi::PixelMask(expected)]);
     }
 }
