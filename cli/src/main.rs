@@ -69,6 +69,9 @@ enum Command {
         /// Region that must stay exact, as x,y,width,height in pixels (repeatable).
         #[arg(long, value_parser = parse_rect)]
         roi: Vec<Rect>,
+        /// Region-of-interest mask image (PNG/JPEG, stretched over the image; bright = ROI).
+        #[arg(long)]
+        roi_mask: Option<PathBuf>,
         /// Return once queued instead of waiting for the receiver.
         #[arg(long)]
         no_wait: bool,
@@ -148,7 +151,7 @@ async fn main() -> Result<()> {
                 out.display()
             );
         }
-        Command::Submit { file, sender, receiver, rho, simulate_snr, expected_snr, codec, caption, roi, no_wait } => {
+        Command::Submit { file, sender, receiver, rho, simulate_snr, expected_snr, codec, caption, roi, roi_mask, no_wait } => {
             let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("image").to_owned();
             let codec = match codec.as_deref() {
@@ -163,6 +166,10 @@ async fn main() -> Result<()> {
                 expected_snr_db: expected_snr,
                 caption,
                 rois: roi,
+                roi_mask: match &roi_mask {
+                    Some(p) => std::fs::read(p).with_context(|| format!("reading {}", p.display()))?,
+                    None => Vec::new(),
+                },
                 codec: codec as i32,
             };
             if no_wait {
