@@ -6,6 +6,7 @@
 //! * [`softcast`]: SoftCast analog transmission of one image over the semcom PHY
 //!   conventions (DESIGN §2): unit average power per complex symbol, ρ = channel uses / (3HW).
 
+pub mod baseline;
 pub mod color;
 pub mod dct;
 pub mod generate;
