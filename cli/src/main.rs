@@ -1,5 +1,6 @@
 //! `semcom`: run the demo, submit images to a running sender, fetch results from a
-//! running receiver, print a node's certificate fingerprint.
+//! running receiver, print a node's certificate fingerprint, compare images, plot the
+//! physical layer's curves, run evaluation sweeps against the baselines.
 
 use std::path::PathBuf;
 
@@ -112,6 +113,51 @@ enum Command {
         quick: bool,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+    },
+    /// Sweep SNR, channel and bandwidth ratio over a folder of images with the semantic
+    /// codec and the baselines (SoftCast, JPEG + LDPC per MCS, JPEG at capacity), all
+    /// at the same channel uses and SNR; write results.csv/.jsonl (resumable), plots,
+    /// an image grid and summary.md (with median encode/decode times and peak memory).
+    Eval {
+        /// Folder of PNG/JPEG images.
+        #[arg(long, default_value = "samples")]
+        images: PathBuf,
+        /// Es/N0 values in dB: a comma list of values and from:to:step ranges.
+        #[arg(long, default_value = "-5:20:5", allow_hyphen_values = true)]
+        snr: String,
+        /// Channels, comma-separated: awgn, rayleigh (block fading).
+        #[arg(long, default_value = "awgn")]
+        channel: String,
+        /// Bandwidth ratios rho = channel uses / (H*W*3), comma-separated.
+        #[arg(long, default_value = "1/32")]
+        rho: String,
+        /// Methods, comma-separated: semcom, softcast, jpeg-ldpc (one per --mcs),
+        /// jpeg-ldpc-mcsN, jpeg-capacity.
+        #[arg(long, default_value = "semcom,softcast,jpeg-ldpc,jpeg-capacity")]
+        methods: String,
+        /// MCS indices (semcom_phy::digital::MCS_TABLE) for jpeg-ldpc.
+        #[arg(long, value_delimiter = ',', default_value = "1,3,5,8")]
+        mcs: Vec<u8>,
+        /// Channel realisations per cell.
+        #[arg(long, default_value_t = 1)]
+        realisations: u32,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Worker threads (default: all cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        #[arg(long, default_value = "eval-out")]
+        out: PathBuf,
+        /// SNRs (dB) shown in grid.png, snapped to swept values (default: lowest,
+        /// middle, highest).
+        #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
+        grid_snr: Option<Vec<f64>>,
+        /// Rayleigh coherence length, symbols.
+        #[arg(long, default_value_t = 1024)]
+        coherence: u32,
+        /// Per-frame (1024 symbols) erasure probability.
+        #[arg(long, default_value_t = 0.0)]
+        erasure: f64,
     },
     /// Print the certificate fingerprint of a node's data directory (generating
     /// the identity if there is none yet), to pin it on the other hosts.
@@ -261,6 +307,49 @@ async fn main() -> Result<()> {
             let effort = if quick { semcom_cli::phy_curves::Effort::QUICK } else { semcom_cli::phy_curves::Effort::FULL };
             let table = tokio::task::spawn_blocking(move || semcom_cli::phy_curves::run(&out, effort, seed)).await??;
             println!("{table}");
+        }
+        Command::Eval {
+            images,
+            snr,
+            channel,
+            rho,
+            methods,
+            mcs,
+            realisations,
+            seed,
+            jobs,
+            out,
+            grid_snr,
+            coherence,
+            erasure,
+        } => {
+            use semcom_cli::eval;
+            let mut opts = eval::EvalOptions::new(out);
+            opts.images = images;
+            opts.snrs_db = eval::parse_snrs(&snr)?;
+            opts.channels = channel.split(',').map(str::parse).collect::<Result<_>>()?;
+            opts.rhos = eval::parse_rhos(&rho)?;
+            opts.methods = methods.split(',').map(|m| m.trim().to_string()).filter(|m| !m.is_empty()).collect();
+            opts.mcs = mcs;
+            opts.realisations = realisations;
+            opts.seed = seed;
+            if let Some(j) = jobs {
+                opts.jobs = j.max(1);
+            }
+            opts.grid_snrs = grid_snr;
+            opts.coherence = coherence;
+            opts.erasure = erasure;
+            opts.progress = true;
+            let summary = tokio::task::spawn_blocking(move || eval::run(&opts).map(|s| (s, opts.out))).await??;
+            let (s, out) = summary;
+            println!("{}", s.markdown);
+            println!(
+                "{} rows ({} new, {} refused by their method) in {}",
+                s.rows,
+                s.new_rows,
+                s.errors,
+                out.join("results.csv").display()
+            );
         }
         Command::Fingerprint { data_dir, name } => {
             let id = semcom_net::Identity::load_or_generate(&data_dir, &name)?;

@@ -1,0 +1,169 @@
+//! The channel every method's stream crosses: `semcom_phy::link_channel`, the very
+//! code channel-sim and the sender's in-process simulation run, applied frame by frame
+//! as the sender frames a transmission (each segment cut into frames of
+//! [`FRAME_SYMBOLS`]); an erased frame arrives as NaN symbols, as the receiver sees it.
+
+use anyhow::{bail, Result};
+use semcom_codec::softcast::Segment;
+use semcom_codec::C32;
+use semcom_phy::link_channel::{FadingKind, LinkChannel, LinkChannelConfig};
+
+/// Symbols per wire frame (the sender's default `frame_symbols`).
+pub const FRAME_SYMBOLS: usize = 1024;
+
+/// Which channel model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ChannelKind {
+    Awgn,
+    /// Rayleigh block fading; the receiver estimates h from the codecs' pilots.
+    Rayleigh,
+}
+
+impl ChannelKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ChannelKind::Awgn => "awgn",
+            ChannelKind::Rayleigh => "rayleigh",
+        }
+    }
+}
+
+impl std::str::FromStr for ChannelKind {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim() {
+            "awgn" => Ok(ChannelKind::Awgn),
+            "rayleigh" => Ok(ChannelKind::Rayleigh),
+            other => bail!("unknown channel {other:?}: awgn or rayleigh"),
+        }
+    }
+}
+
+/// Everything that defines one cell's channel.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ChannelSpec {
+    pub kind: ChannelKind,
+    pub snr_db: f64,
+    /// Block-fading coherence, symbols.
+    pub coherence: u32,
+    /// Independent per-frame erasure probability.
+    pub erasure: f64,
+    pub seed: u64,
+}
+
+impl ChannelSpec {
+    pub fn config(&self) -> LinkChannelConfig {
+        LinkChannelConfig {
+            enabled: true,
+            snr_db: self.snr_db,
+            seed: self.seed,
+            fading: match self.kind {
+                ChannelKind::Awgn => FadingKind::None,
+                ChannelKind::Rayleigh => FadingKind::Rayleigh,
+            },
+            coherence_symbols: self.coherence,
+            erasure_probability: self.erasure,
+            ..LinkChannelConfig::default()
+        }
+    }
+}
+
+/// What came out of the channel: the whole stream in order and the frames lost.
+pub struct ChannelOutput {
+    pub stream: Vec<C32>,
+    pub erased_frames: usize,
+}
+
+/// Sends a transmission's segments through the channel. Every call with the same spec
+/// draws the same fading, noise and erasures sequence (seeded from `spec.seed`).
+pub fn transmit(segments: &[Segment], spec: &ChannelSpec) -> Result<ChannelOutput> {
+    let mut ch = LinkChannel::new(&spec.config(), 0)?;
+    let mut stream = Vec::with_capacity(segments.iter().map(|s| s.symbols.len()).sum());
+    let mut erased_frames = 0;
+    for seg in segments {
+        for frame in seg.symbols.chunks(FRAME_SYMBOLS) {
+            let start = stream.len();
+            stream.extend_from_slice(frame);
+            let f = &mut stream[start..];
+            if ch.apply_frame(f).erased {
+                f.fill(C32::new(f32::NAN, f32::NAN));
+                erased_frames += 1;
+            }
+        }
+    }
+    Ok(ChannelOutput { stream, erased_frames })
+}
+
+/// A stable 64-bit hash (FNV-1a, then a SplitMix64 finaliser), so that seeds derived
+/// from names do not change with the Rust version (std's hasher may).
+pub fn stable_hash(parts: &[&str]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for p in parts {
+        for b in p.bytes().chain(std::iter::once(0x1f)) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    h ^= h >> 30;
+    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h ^= h >> 27;
+    h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^ (h >> 31)
+}
+
+/// The channel seed of a cell: every method of one (image, channel, ρ, SNR,
+/// realisation) sees the same channel draw.
+pub fn cell_seed(base: u64, image: &str, channel: ChannelKind, rho: f64, snr_db: f64, realisation: u32) -> u64 {
+    stable_hash(&[
+        &base.to_string(),
+        image,
+        channel.name(),
+        &format!("{rho:.9}"),
+        &format!("{snr_db:.6}"),
+        &realisation.to_string(),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use semcom_codec::softcast::SegmentKind;
+
+    fn segs() -> Vec<Segment> {
+        vec![
+            Segment { kind: SegmentKind::Pilot, symbols: vec![C32::new(1.0, 0.0); 16] },
+            Segment { kind: SegmentKind::Analog, symbols: vec![C32::new(0.5, -0.5); 3000] },
+        ]
+    }
+
+    #[test]
+    fn same_seed_same_channel_and_erasures_become_nan() {
+        let spec = ChannelSpec { kind: ChannelKind::Rayleigh, snr_db: 5.0, coherence: 64, erasure: 0.0, seed: 9 };
+        let a = transmit(&segs(), &spec).unwrap();
+        let b = transmit(&segs(), &spec).unwrap();
+        assert_eq!(a.stream, b.stream);
+        assert_eq!(a.stream.len(), 3016);
+        let c = transmit(&segs(), &ChannelSpec { seed: 10, ..spec }).unwrap();
+        assert_ne!(a.stream, c.stream);
+        // Every frame lost: 1 pilot frame + 3 analog frames (1024, 1024, 952).
+        let lost = transmit(&segs(), &ChannelSpec { erasure: 1.0, ..spec }).unwrap();
+        assert_eq!(lost.erased_frames, 4);
+        assert!(lost.stream.iter().all(|s| s.re.is_nan() && s.im.is_nan()));
+    }
+
+    #[test]
+    fn cell_seeds_differ_per_coordinate() {
+        let s = cell_seed(1, "a", ChannelKind::Awgn, 1.0 / 32.0, 10.0, 0);
+        assert_eq!(s, cell_seed(1, "a", ChannelKind::Awgn, 1.0 / 32.0, 10.0, 0));
+        for other in [
+            cell_seed(2, "a", ChannelKind::Awgn, 1.0 / 32.0, 10.0, 0),
+            cell_seed(1, "b", ChannelKind::Awgn, 1.0 / 32.0, 10.0, 0),
+            cell_seed(1, "a", ChannelKind::Rayleigh, 1.0 / 32.0, 10.0, 0),
+            cell_seed(1, "a", ChannelKind::Awgn, 1.0 / 16.0, 10.0, 0),
+            cell_seed(1, "a", ChannelKind::Awgn, 1.0 / 32.0, 12.5, 0),
+            cell_seed(1, "a", ChannelKind::Awgn, 1.0 / 32.0, 10.0, 1),
+        ] {
+            assert_ne!(s, other);
+        }
+    }
+}

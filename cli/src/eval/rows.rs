@@ -1,0 +1,393 @@
+//! One result row per image × method × channel × ρ × SNR × realisation, and the
+//! two files they are streamed to: `results.csv` (tidy, one column per field, the
+//! resume index) and `results.jsonl` (the same rows as JSON objects).
+//!
+//! The CSV is written and read without a CSV crate: fields are numbers, booleans or
+//! short strings; strings are quoted when they hold a comma or a quote, and newlines
+//! are replaced by spaces so that one row is always one line (a torn last line after
+//! an interrupt is then easy to recognise and drop).
+
+use std::collections::HashSet;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// One measured transmission. Field order is the CSV column order ([`COLUMNS`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Row {
+    /// Image file stem.
+    pub image: String,
+    pub width: u32,
+    pub height: u32,
+    /// Method name (`semcom`, `softcast`, `jpeg-ldpc-mcs5`, `jpeg-capacity`, ...).
+    pub method: String,
+    /// `awgn` or `rayleigh`.
+    pub channel: String,
+    /// Coherence length of the block fading, symbols (`None` on AWGN).
+    pub coherence: Option<u32>,
+    /// Per-frame erasure probability of the channel.
+    pub erasure: f64,
+    /// ρ as given (`1/32`) and its value.
+    pub rho: String,
+    pub rho_value: f64,
+    /// Es/N0 of the channel (and the CSI told to the sender), dB.
+    pub snr_db: f64,
+    pub realisation: u32,
+    /// The sweep's `--seed` and the seed of this cell's channel (the same for every
+    /// method of the cell).
+    pub seed: u64,
+    pub channel_seed: u64,
+    /// Channel uses by purpose; `digital` = metadata, header, prompt or JPEG payload.
+    pub pilots: usize,
+    pub digital: usize,
+    pub analog: usize,
+    pub total: usize,
+    /// round(ρ·3HW), the same for every method of a cell.
+    pub budget: usize,
+    /// MCS of the digital part (`None` for jpeg-capacity).
+    pub mcs: Option<u8>,
+    /// Bytes the digital part could carry (jpeg-ldpc's payload, jpeg-capacity's bound).
+    pub payload_bytes: Option<usize>,
+    /// The JPEG sent: quality, bytes on the link (abbreviated form: scan + quality +
+    /// coded size) and downscale factor (coded width / width).
+    pub jpeg_quality: Option<u8>,
+    pub jpeg_bytes: Option<usize>,
+    pub jpeg_scale: Option<f64>,
+    /// jpeg-ldpc: LDPC code blocks and how many failed their CRC.
+    pub blocks: Option<usize>,
+    pub blocks_failed: Option<usize>,
+    /// The receiver could not reconstruct anything (JPEG undecodable, or the codec's
+    /// metadata/header lost): the image is mid-grey.
+    pub undecodable: bool,
+    /// Channel frames erased.
+    pub erased_frames: usize,
+    /// Share of 16×16 blocks in semcom's key mask (the region split of every method);
+    /// `None` when semcom's encoder refused the cell (no region metrics then).
+    pub key_share: Option<f64>,
+    pub psnr: Option<f64>,
+    pub ssim: Option<f64>,
+    /// `None` for images below 161 px on a side.
+    pub ms_ssim: Option<f64>,
+    pub vsi: Option<f64>,
+    pub gmsd: Option<f64>,
+    pub key_psnr: Option<f64>,
+    pub nonkey_psnr: Option<f64>,
+    /// Multi-scale SWD restricted to the non-key region (`None` when it has too few
+    /// patches). Not computed for the key region: SWD is ~90 % of a row's metric time.
+    pub nonkey_swd: Option<f64>,
+    pub encode_ms: f64,
+    pub decode_ms: f64,
+    /// Why the method produced no image (encoder refused the cell); metrics are empty then.
+    pub error: Option<String>,
+}
+
+/// CSV columns, in order (the field names of [`Row`]).
+pub const COLUMNS: &[&str] = &[
+    "image",
+    "width",
+    "height",
+    "method",
+    "channel",
+    "coherence",
+    "erasure",
+    "rho",
+    "rho_value",
+    "snr_db",
+    "realisation",
+    "seed",
+    "channel_seed",
+    "pilots",
+    "digital",
+    "analog",
+    "total",
+    "budget",
+    "mcs",
+    "payload_bytes",
+    "jpeg_quality",
+    "jpeg_bytes",
+    "jpeg_scale",
+    "blocks",
+    "blocks_failed",
+    "undecodable",
+    "erased_frames",
+    "key_share",
+    "psnr",
+    "ssim",
+    "ms_ssim",
+    "vsi",
+    "gmsd",
+    "key_psnr",
+    "nonkey_psnr",
+    "nonkey_swd",
+    "encode_ms",
+    "decode_ms",
+    "error",
+];
+
+/// Columns read back as strings even when they look like numbers (an image named `1`).
+const STRING_COLUMNS: &[&str] = &["image", "method", "channel", "rho", "error"];
+
+/// What identifies a row for resuming: the sweep coordinates and the base seed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RowKey(String);
+
+impl RowKey {
+    pub fn new(image: &str, method: &str, channel: &str, rho: f64, snr_db: f64, realisation: u32, seed: u64) -> Self {
+        // Formatted numbers so that values read back from the CSV compare equal.
+        RowKey(format!("{image}\u{1f}{method}\u{1f}{channel}\u{1f}{rho:.9}\u{1f}{snr_db:.6}\u{1f}{realisation}\u{1f}{seed}"))
+    }
+}
+
+impl Row {
+    pub fn key(&self) -> RowKey {
+        RowKey::new(&self.image, &self.method, &self.channel, self.rho_value, self.snr_db, self.realisation, self.seed)
+    }
+}
+
+pub fn header_line() -> String {
+    COLUMNS.join(",")
+}
+
+fn cell(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => {
+            let s = s.replace(['\n', '\r'], " ");
+            if s.contains([',', '"']) {
+                format!("\"{}\"", s.replace('"', "\"\""))
+            } else {
+                s
+            }
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The row as one CSV line (no newline).
+pub fn csv_line(row: &Row) -> Result<String> {
+    let v = serde_json::to_value(row)?;
+    let map = v.as_object().context("row is not an object")?;
+    Ok(COLUMNS.iter().map(|c| map.get(*c).map(cell).unwrap_or_default()).collect::<Vec<_>>().join(","))
+}
+
+/// Splits one CSV line (quotes with `""` escapes; no embedded newlines).
+fn split_line(line: &str) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut chars = line.chars().peekable();
+    let mut quoted = false;
+    let mut at_start = true;
+    while let Some(c) = chars.next() {
+        if quoted {
+            match c {
+                '"' if chars.peek() == Some(&'"') => {
+                    cur.push('"');
+                    chars.next();
+                }
+                '"' => quoted = false,
+                _ => cur.push(c),
+            }
+        } else {
+            match c {
+                '"' if at_start => quoted = true,
+                ',' => {
+                    out.push(std::mem::take(&mut cur));
+                    at_start = true;
+                    continue;
+                }
+                _ => cur.push(c),
+            }
+        }
+        at_start = false;
+    }
+    if quoted {
+        return None;
+    }
+    out.push(cur);
+    Some(out)
+}
+
+/// Parses one CSV line into a row; `None` if it is torn or malformed.
+pub fn parse_line(line: &str) -> Option<Row> {
+    let cells = split_line(line)?;
+    if cells.len() != COLUMNS.len() {
+        return None;
+    }
+    let mut map = Map::new();
+    for (name, text) in COLUMNS.iter().zip(cells) {
+        let v = if text.is_empty() {
+            Value::Null
+        } else if STRING_COLUMNS.contains(name) {
+            Value::String(text)
+        } else if text == "true" || text == "false" {
+            Value::Bool(text == "true")
+        } else if let Ok(u) = text.parse::<u64>() {
+            Value::from(u)
+        } else if let Ok(i) = text.parse::<i64>() {
+            Value::from(i)
+        } else {
+            Value::from(text.parse::<f64>().ok()?)
+        };
+        map.insert((*name).to_string(), v);
+    }
+    serde_json::from_value(Value::Object(map)).ok()
+}
+
+/// Streams rows to `results.csv` and `results.jsonl`, flushing after each row so that
+/// an interrupted sweep keeps every finished row.
+pub struct RowWriter {
+    csv: File,
+    jsonl: File,
+}
+
+/// The rows already on disk when a sweep starts.
+pub struct Existing {
+    pub rows: Vec<Row>,
+    pub keys: HashSet<RowKey>,
+}
+
+impl RowWriter {
+    /// Opens the two files in `out`. An existing `results.csv` with this schema is kept
+    /// (a torn last line is dropped) and its rows returned for resuming; `results.jsonl`
+    /// is rewritten from it so both files always hold the same rows.
+    pub fn open(out: &Path) -> Result<(Self, Existing)> {
+        let csv_path = out.join("results.csv");
+        let jsonl_path = out.join("results.jsonl");
+        let mut rows = Vec::new();
+        if csv_path.exists() {
+            let f = File::open(&csv_path).with_context(|| format!("reading {}", csv_path.display()))?;
+            let mut lines = BufReader::new(f).lines();
+            if let Some(h) = lines.next() {
+                let h = h.with_context(|| format!("reading {}", csv_path.display()))?;
+                if h.trim_end() != header_line() {
+                    bail!(
+                        "{} was written with other columns (an older semcom?); move it away or use another --out",
+                        csv_path.display()
+                    );
+                }
+            }
+            for line in lines {
+                let line = line.with_context(|| format!("reading {}", csv_path.display()))?;
+                // Only a torn line (interrupted write) fails to parse; it is re-run.
+                if let Some(r) = parse_line(&line) {
+                    rows.push(r);
+                }
+            }
+        }
+        // Rewrite both files from the rows that survived: drops a torn line and any
+        // JSON line whose CSV twin was lost.
+        let mut csv = File::create(&csv_path).with_context(|| format!("writing {}", csv_path.display()))?;
+        let mut jsonl = File::create(&jsonl_path).with_context(|| format!("writing {}", jsonl_path.display()))?;
+        writeln!(csv, "{}", header_line())?;
+        for r in &rows {
+            writeln!(csv, "{}", csv_line(r)?)?;
+            writeln!(jsonl, "{}", serde_json::to_string(r)?)?;
+        }
+        csv.flush()?;
+        jsonl.flush()?;
+        drop((csv, jsonl));
+        let csv = OpenOptions::new().append(true).open(&csv_path)?;
+        let jsonl = OpenOptions::new().append(true).open(&jsonl_path)?;
+        let keys = rows.iter().map(Row::key).collect();
+        Ok((Self { csv, jsonl }, Existing { rows, keys }))
+    }
+
+    pub fn write(&mut self, row: &Row) -> Result<()> {
+        // One write per line: a crash mid-row leaves at most one torn line.
+        self.csv.write_all(format!("{}\n", csv_line(row)?).as_bytes())?;
+        self.csv.flush()?;
+        self.jsonl.write_all(format!("{}\n", serde_json::to_string(row)?).as_bytes())?;
+        self.jsonl.flush()?;
+        Ok(())
+    }
+}
+
+/// Reads every row of a results.csv (for reports and tests).
+pub fn read_csv(path: &Path) -> Result<Vec<Row>> {
+    let f = File::open(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut lines = BufReader::new(f).lines();
+    let header = lines.next().transpose()?.unwrap_or_default();
+    if header.trim_end() != header_line() {
+        bail!("{}: unexpected header", path.display());
+    }
+    let mut rows = Vec::new();
+    for (i, line) in lines.enumerate() {
+        let line = line?;
+        rows.push(parse_line(&line).with_context(|| format!("{}: line {} is not a result row", path.display(), i + 2))?);
+    }
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row() -> Row {
+        Row {
+            image: "a,\"b\"".into(),
+            width: 10,
+            height: 20,
+            method: "jpeg-ldpc-mcs5".into(),
+            channel: "rayleigh".into(),
+            coherence: Some(1024),
+            erasure: 0.0,
+            rho: "1/32".into(),
+            rho_value: 1.0 / 32.0,
+            snr_db: -2.5,
+            realisation: 1,
+            seed: 7,
+            channel_seed: u64::MAX,
+            pilots: 16,
+            digital: 100,
+            analog: 0,
+            total: 116,
+            budget: 120,
+            mcs: Some(5),
+            payload_bytes: Some(40),
+            jpeg_quality: None,
+            jpeg_bytes: None,
+            jpeg_scale: Some(0.5),
+            blocks: Some(2),
+            blocks_failed: Some(1),
+            undecodable: true,
+            erased_frames: 0,
+            key_share: Some(0.25),
+            psnr: Some(12.5),
+            ssim: Some(0.1),
+            ms_ssim: None,
+            vsi: Some(0.8),
+            gmsd: Some(0.2),
+            key_psnr: Some(11.0),
+            nonkey_psnr: Some(13.0),
+            nonkey_swd: Some(0.01),
+            encode_ms: 1.5,
+            decode_ms: 2.0,
+            error: Some("line\nbreak, comma".into()),
+        }
+    }
+
+    #[test]
+    fn columns_are_the_row_fields_in_order() {
+        let v = serde_json::to_value(row()).unwrap();
+        let keys: HashSet<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys, COLUMNS.iter().copied().collect::<HashSet<_>>());
+        assert_eq!(keys.len(), COLUMNS.len());
+    }
+
+    #[test]
+    fn csv_line_round_trips() {
+        let r = row();
+        let back = parse_line(&csv_line(&r).unwrap()).expect("parses");
+        let mut expected = r.clone();
+        expected.error = Some("line break, comma".into());
+        assert_eq!(back, expected);
+        assert_eq!(back.key(), r.key());
+        // A torn line is rejected, not misread.
+        let line = csv_line(&r).unwrap();
+        assert!(parse_line(&line[..line.len() / 2]).is_none());
+    }
+}
