@@ -81,7 +81,7 @@ fn results_have_the_schema_and_one_row_per_cell_and_method() {
     let csv = std::fs::read_to_string(s.out.join("results.csv")).expect("csv");
     assert_eq!(csv.lines().next(), Some(header_line().as_str()));
     assert_eq!(header_line().split(',').count(), COLUMNS.len());
-    for col in ["image", "method", "snr_db", "pilots", "digital", "analog", "total", "budget", "psnr", "key_psnr",
+    for col in ["image", "method", "snr_db", "pilots", "digital", "analog", "total", "budget", "psnr", "key_psnr", "key_ssim",
         "nonkey_psnr", "ms_ssim", "vsi", "nonkey_swd", "blocks_failed", "undecodable", "jpeg_quality", "encode_ms",
         "decode_ms"]
     {
@@ -107,7 +107,7 @@ fn results_have_the_schema_and_one_row_per_cell_and_method() {
                 let r = row(&s.rows, image, m, snr);
                 assert_eq!((r.width, r.height), (256, 256));
                 assert!(r.psnr.is_some() && r.ssim.is_some() && r.ms_ssim.is_some() && r.vsi.is_some());
-                assert!(r.key_psnr.is_some() && r.nonkey_psnr.is_some() && r.nonkey_swd.is_some(), "{m} {snr}");
+                assert!(r.key_psnr.is_some() && r.key_ssim.is_some() && r.nonkey_psnr.is_some() && r.nonkey_swd.is_some(), "{m} {snr}");
                 assert!(r.encode_ms > 0.0, "{m}: encode time");
             }
         }

@@ -430,6 +430,7 @@ fn run_one(
         vsi: None,
         gmsd: None,
         key_psnr: None,
+        key_ssim: None,
         nonkey_psnr: None,
         nonkey_swd: None,
         encode_ms: 0.0,
@@ -473,6 +474,7 @@ fn fill(row: &mut Row, o: &Outcome, m: Metrics) {
     row.vsi = Some(m.vsi);
     row.gmsd = Some(m.gmsd);
     row.key_psnr = m.key_psnr;
+    row.key_ssim = m.key_ssim;
     row.nonkey_psnr = m.nonkey_psnr;
     row.nonkey_swd = m.nonkey_swd;
     row.encode_ms = o.encode_ms;
@@ -487,6 +489,7 @@ pub struct Metrics {
     pub vsi: f64,
     pub gmsd: f64,
     pub key_psnr: Option<f64>,
+    pub key_ssim: Option<f64>,
     pub nonkey_psnr: Option<f64>,
     pub nonkey_swd: Option<f64>,
 }
@@ -511,10 +514,11 @@ pub fn measure(reference: &RgbImage, img: &RgbImage, key: Option<&[bool]>) -> Re
             Err(e) => Err(e.into()),
         }
     };
-    let (mut key_psnr, mut nonkey_psnr, mut nonkey_swd) = (None, None, None);
+    let (mut key_psnr, mut key_ssim, mut nonkey_psnr, mut nonkey_swd) = (None, None, None, None);
     if let Some(key) = key {
         let nonkey: Vec<bool> = key.iter().map(|k| !k).collect();
         key_psnr = m::psnr_masked(reference, img, key)?;
+        key_ssim = m::ssim_masked(reference, img, key)?;
         nonkey_psnr = m::psnr_masked(reference, img, &nonkey)?;
         nonkey_swd = swd(&nonkey)?;
     }
@@ -525,6 +529,7 @@ pub fn measure(reference: &RgbImage, img: &RgbImage, key: Option<&[bool]>) -> Re
         vsi: m::vsi(reference, img)?,
         gmsd: m::gmsd(reference, img)?,
         key_psnr,
+        key_ssim,
         nonkey_psnr,
         nonkey_swd,
     })

@@ -163,9 +163,9 @@ pub fn write_all(
             let _ = writeln!(md, "## {}, ρ = {}\n", ch.name().to_uppercase(), rho.label);
             let _ = writeln!(
                 md,
-                "| SNR (dB) | method | PSNR | key PSNR | non-key PSNR | MS-SSIM | VSI | non-key SWD | failed blocks | undecodable |"
+                "| SNR (dB) | method | PSNR | key PSNR | key SSIM | non-key PSNR | MS-SSIM | VSI | non-key SWD | failed blocks | undecodable |"
             );
-            let _ = writeln!(md, "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+            let _ = writeln!(md, "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
             for &snr in &opts.snrs_db {
                 for m in &order {
                     let rs: Vec<&Row> =
@@ -188,9 +188,10 @@ pub fn write_all(
                     }
                     let _ = writeln!(
                         md,
-                        "| {snr} | {m} | {} | {} | {} | {} | {} | {} | {failed} | {undec} |",
+                        "| {snr} | {m} | {} | {} | {} | {} | {} | {} | {} | {failed} | {undec} |",
                         fmt(mean(rs.iter().map(|r| r.psnr)), 2),
                         fmt(mean(rs.iter().map(|r| r.key_psnr)), 2),
+                        fmt(mean(rs.iter().map(|r| r.key_ssim)), 4),
                         fmt(mean(rs.iter().map(|r| r.nonkey_psnr)), 2),
                         fmt(mean(rs.iter().map(|r| r.ms_ssim)), 4),
                         fmt(mean(rs.iter().map(|r| r.vsi)), 4),

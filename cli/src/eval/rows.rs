@@ -75,6 +75,8 @@ pub struct Row {
     pub vsi: Option<f64>,
     pub gmsd: Option<f64>,
     pub key_psnr: Option<f64>,
+    /// SSIM averaged over the windows centred in the key region.
+    pub key_ssim: Option<f64>,
     pub nonkey_psnr: Option<f64>,
     /// Multi-scale SWD restricted to the non-key region (`None` when it has too few
     /// patches). Not computed for the key region: SWD is ~90 % of a row's metric time.
@@ -121,6 +123,7 @@ pub const COLUMNS: &[&str] = &[
     "vsi",
     "gmsd",
     "key_psnr",
+    "key_ssim",
     "nonkey_psnr",
     "nonkey_swd",
     "encode_ms",
@@ -362,6 +365,7 @@ mod tests {
             vsi: Some(0.8),
             gmsd: Some(0.2),
             key_psnr: Some(11.0),
+            key_ssim: Some(0.5),
             nonkey_psnr: Some(13.0),
             nonkey_swd: Some(0.01),
             encode_ms: 1.5,

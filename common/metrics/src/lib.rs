@@ -240,6 +240,13 @@ fn filter_valid(p: &Plane, g: &[f64; KERNEL_SIZE]) -> Plane {
 /// Per-channel `(ssim, cs)`: means of the SSIM map and of the contrast-structure map
 /// (piq's `_ssim_per_channel`).
 pub(crate) fn ssim_channel(x: &Plane, y: &Plane, g: &[f64; KERNEL_SIZE]) -> (f64, f64) {
+    let (map, cs) = ssim_maps(x, y, g);
+    let n = map.v.len() as f64;
+    (map.v.iter().sum::<f64>() / n, cs.iter().sum::<f64>() / n)
+}
+
+/// The SSIM map and the contrast-structure map ('valid' positions, `(h−10) × (w−10)`).
+fn ssim_maps(x: &Plane, y: &Plane, g: &[f64; KERNEL_SIZE]) -> (Plane, Vec<f64>) {
     let c1 = K1 * K1;
     let c2 = K2 * K2;
     let sq = |p: &Plane| Plane {
@@ -258,8 +265,8 @@ pub(crate) fn ssim_channel(x: &Plane, y: &Plane, g: &[f64; KERNEL_SIZE]) -> (f64
     let e_yy = filter_valid(&sq(y), g);
     let e_xy = filter_valid(&xy, g);
     let n = mu_x.v.len();
-    let mut acc = 0.0;
-    let mut acc_cs = 0.0;
+    let mut map = Vec::with_capacity(n);
+    let mut cs_map = Vec::with_capacity(n);
     for i in 0..n {
         let (mx, my) = (mu_x.v[i], mu_y.v[i]);
         let (mxx, myy, mxy) = (mx * mx, my * my, mx * my);
@@ -267,10 +274,10 @@ pub(crate) fn ssim_channel(x: &Plane, y: &Plane, g: &[f64; KERNEL_SIZE]) -> (f64
         let syy = e_yy.v[i] - myy;
         let sxy = e_xy.v[i] - mxy;
         let cs = (2.0 * sxy + c2) / (sxx + syy + c2);
-        acc += (2.0 * mxy + c1) / (mxx + myy + c1) * cs;
-        acc_cs += cs;
+        map.push((2.0 * mxy + c1) / (mxx + myy + c1) * cs);
+        cs_map.push(cs);
     }
-    (acc / n as f64, acc_cs / n as f64)
+    (Plane { w: mu_x.w, h: mu_x.h, v: map }, cs_map)
 }
 
 /// Structural similarity exactly as `piq.ssim(x/255, y/255, data_range=1.)` with defaults:
@@ -310,9 +317,77 @@ pub fn ssim(a: &RgbImage, b: &RgbImage) -> Result<f64, MetricsError> {
     Ok(total / 3.0)
 }
 
+/// SSIM (as [`ssim`]) averaged over the map positions whose window centre lies in
+/// `mask` (row-major, one entry per pixel; with downsampling, the centre pixel of the
+/// pooled cell decides): the region metric of key or non-key areas. An all-true mask
+/// gives exactly [`ssim`]; `None` when no window centre is selected.
+pub fn ssim_masked(a: &RgbImage, b: &RgbImage, mask: &[bool]) -> Result<Option<f64>, MetricsError> {
+    check_pair(a, b)?;
+    let expected = a.width() as usize * a.height() as usize;
+    if mask.len() != expected {
+        return Err(MetricsError::MaskSizeMismatch { got: mask.len(), expected });
+    }
+    let f = ssim_downsample_factor(a.width(), a.height());
+    let (dw, dh) = (a.width() / f, a.height() / f);
+    if (dw as usize) < KERNEL_SIZE || (dh as usize) < KERNEL_SIZE {
+        return Err(MetricsError::TooSmallForSsim { width: dw, height: dh, factor: f, kernel: KERNEL_SIZE as u32 });
+    }
+    let (f, w) = (f as usize, a.width() as usize);
+    let half = KERNEL_SIZE / 2;
+    let g = gaussian_1d();
+    let mut total = 0.0;
+    let mut count = 0usize;
+    for c in 0..3 {
+        let mut x = channel_plane(a, c);
+        let mut y = channel_plane(b, c);
+        if f > 1 {
+            x = avg_pool(&x, f);
+            y = avg_pool(&y, f);
+        }
+        let (map, _) = ssim_maps(&x, &y, &g);
+        let (mut sum, mut n) = (0.0, 0usize);
+        for my in 0..map.h {
+            for mx in 0..map.w {
+                let (px, py) = ((mx + half) * f + f / 2, (my + half) * f + f / 2);
+                if mask[py * w + px] {
+                    sum += map.v[my * map.w + mx];
+                    n += 1;
+                }
+            }
+        }
+        if n == 0 {
+            return Ok(None);
+        }
+        total += sum / n as f64;
+        count += 1;
+    }
+    Ok(Some(total / count as f64))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn masked_ssim_is_ssim_on_the_selected_windows() {
+        // Left half distorted, right half identical.
+        let a = RgbImage::from_fn(64, 48, |x, y| image::Rgb([(x * 4) as u8, (y * 5) as u8, ((x + y) * 2) as u8]));
+        let b = RgbImage::from_fn(64, 48, |x, y| {
+            let p = a.get_pixel(x, y).0;
+            if x < 32 { image::Rgb([p[0] / 2, p[1], 255 - p[2]]) } else { image::Rgb(p) }
+        });
+        let all = vec![true; 64 * 48];
+        let whole = ssim(&a, &b).unwrap();
+        assert!((ssim_masked(&a, &b, &all).unwrap().unwrap() - whole).abs() < 1e-12);
+        let right: Vec<bool> = (0..64 * 48).map(|i| i % 64 >= 48).collect();
+        let left: Vec<bool> = (0..64 * 48).map(|i| i % 64 < 16).collect();
+        let r = ssim_masked(&a, &b, &right).unwrap().unwrap();
+        let l = ssim_masked(&a, &b, &left).unwrap().unwrap();
+        assert!((r - 1.0).abs() < 1e-9, "windows fully inside the identical half: {r}");
+        assert!(l < whole && whole < r, "{l} < {whole} < {r}");
+        assert_eq!(ssim_masked(&a, &b, &vec![false; 64 * 48]).unwrap(), None);
+        assert!(ssim_masked(&a, &b, &all[1..]).is_err());
+    }
 
     #[test]
     fn python_rounding() {
