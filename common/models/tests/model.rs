@@ -309,25 +309,3 @@ fn ddim_inpainting_is_seeded_and_keeps_known_pixels_exactly() -> Result<()> {
     }
     Ok(())
 }
-
-/// Rough speed of one forward pass of the default configuration on a 128×128 tile
-/// (`cargo test -p semcom-models -- --ignored --nocapture`); not a pass/fail test.
-#[test]
-#[ignore]
-fn timing_default_config_forward_128() -> Result<()> {
-    let cfg = UNetConfig::default();
-    let (model, vm) = new_unet_trainable(&cfg, &DEV)?;
-    let params: usize = vm.all_vars().iter().map(|v| v.elem_count()).sum();
-    let mut rng = NoiseRng::new(9);
-    let x = rng.randn((1, INPUT_CHANNELS, 128, 128), &DEV)?;
-    let t = Tensor::new(&[500f32], &DEV)?;
-    let c = cond(&mut rng, &cfg, 1)?;
-    model.forward(&x, &t, c.as_ref())?;
-    let start = std::time::Instant::now();
-    for _ in 0..3 {
-        model.forward(&x, &t, c.as_ref())?;
-    }
-    let ms = start.elapsed().as_secs_f64() * 1000.0 / 3.0;
-    println!("default config: {params} parameters, {ms:.1} ms per 128x128 forward");
-    Ok(())
-}
