@@ -50,6 +50,7 @@ pub(crate) mod layout;
 
 use crate::color::{rgb_to_ycbcr, ycbcr_to_rgb, Planes};
 use crate::dct::{Dct2d, DctError};
+use crate::key::AnalogRx;
 use image::RgbImage;
 use layout::{effective_grid, AnalogPlan, FieldWidths, LambdaQuant, MetaParseError, Metadata, Partial};
 use semcom_phy::digital::{self, Mcs};
@@ -467,9 +468,7 @@ pub fn decode(rx: &Received, cfg: &SoftCastConfig) -> Result<Reconstruction, Cod
 
     let (hh, ww) = (meta.height as usize, meta.width as usize);
     let plan = AnalogPlan::new(&meta);
-    let analog_rx = &eq.symbols[m..];
-    let analog_h = &eq.h[m..];
-    let analog_noise = &eq.noise_var[m..];
+    let analog_rx = AnalogRx { symbols: &eq.symbols[m..], h: &eq.h[m..], noise_var: &eq.noise_var[m..] };
     let mut coeffs: [Vec<f32>; 3] = [vec![0.0; hh * ww], vec![0.0; hh * ww], vec![0.0; hh * ww]];
     let mut erased = 0usize;
     let mut t = 0usize; // running real-dimension index
@@ -479,15 +478,9 @@ pub fn decode(rx: &Received, cfg: &SoftCastConfig) -> Result<Reconstruction, Cod
         let plane = &mut coeffs[c.channel];
         for idx in c.indices(ww).take(count) {
             let s = t / 2;
-            // Equalised sample and its per-real-dimension noise variance
-            // σ² = noise_var / (2|ĥ|²); None for a lost or missing symbol.
-            let sample = analog_rx.get(s).and_then(|&z| {
-                let h = analog_h[s];
-                let gain = f64::from(h.norm_sqr());
-                let nv = f64::from(analog_noise[s]);
-                (z.re.is_finite() && z.im.is_finite() && gain > 1e-12 && nv.is_finite())
-                    .then(|| (z / h, nv / (2.0 * gain)))
-            });
+            // Equalised sample and its per-real-dimension noise variance; None for a
+            // lost or missing symbol.
+            let sample = analog_rx.equalised(s);
             if sample.is_none() && s != last_symbol_checked {
                 erased += 1;
             }
