@@ -342,6 +342,19 @@ enum Coef {
     Block(usize, usize),
 }
 
+/// Planned DCTs per block size (interior blocks share one; edge blocks are clipped).
+#[derive(Default)]
+struct BlockDcts(HashMap<(usize, usize), Dct2d>);
+
+impl BlockDcts {
+    fn get(&mut self, h: usize, w: usize) -> Result<&Dct2d, crate::dct::DctError> {
+        match self.0.entry((h, w)) {
+            std::collections::hash_map::Entry::Occupied(e) => Ok(e.into_mut()),
+            std::collections::hash_map::Entry::Vacant(e) => Ok(e.insert(Dct2d::new(h, w)?)),
+        }
+    }
+}
+
 /// Quantised variances of every chunk plus the fields that carry them.
 #[derive(Debug, Clone)]
 struct Variances {
@@ -658,7 +671,7 @@ impl KeyEncoder for HybridDct {
         let mut means = [0u8; 3];
         let mut frame: [Vec<f32>; 3] = Default::default();
         let mut residual: [Vec<Vec<f32>>; 3] = Default::default();
-        let mut block_dcts: HashMap<(usize, usize), Dct2d> = HashMap::new();
+        let mut block_dcts = BlockDcts::default();
         for (c, plane) in planes.channels().into_iter().enumerate() {
             let mean = plane.iter().map(|&v| f64::from(v)).sum::<f64>() / plane.len() as f64;
             means[c] = mean.round().clamp(0.0, 255.0) as u8;
@@ -680,10 +693,7 @@ impl KeyEncoder for HybridDct {
                         v.push(centred[y * w + x] - low[y * w + x]);
                     }
                 }
-                let d = match block_dcts.entry((blk.h, blk.w)) {
-                    std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                    std::collections::hash_map::Entry::Vacant(e) => e.insert(Dct2d::new(blk.h, blk.w)?),
-                };
+                let d = block_dcts.get(blk.h, blk.w)?;
                 d.forward(&mut v)?;
                 blocks.push(v);
             }
@@ -799,16 +809,13 @@ impl KeyEncoder for HybridDct {
             });
         }
         let dct = Dct2d::new(h, w)?;
-        let mut block_dcts: HashMap<(usize, usize), Dct2d> = HashMap::new();
+        let mut block_dcts = BlockDcts::default();
         let mut out: [Vec<f32>; 3] = Default::default();
         for c in 0..3 {
             let mut plane = std::mem::take(&mut frame[c]);
             dct.inverse(&mut plane)?;
             for (blk, coeffs) in layout.blocks.iter().zip(residual[c].iter_mut()) {
-                let d = match block_dcts.entry((blk.h, blk.w)) {
-                    std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                    std::collections::hash_map::Entry::Vacant(e) => e.insert(Dct2d::new(blk.h, blk.w)?),
-                };
+                let d = block_dcts.get(blk.h, blk.w)?;
                 d.inverse(coeffs)?;
                 for y in 0..blk.h {
                     for x in 0..blk.w {
