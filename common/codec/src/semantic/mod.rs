@@ -201,22 +201,22 @@ pub struct SemanticReconstruction {
     pub generator: String,
 }
 
+/// Prompt detail names by their code in the header; the code of "none" is the last.
+const DETAIL_NAMES: [&str; 4] = ["full", "reduced", "minimal", "none"];
+
 fn detail_code(d: Option<PromptDetail>) -> (u8, &'static str) {
-    match d {
-        Some(PromptDetail::Full) => (0, "full"),
-        Some(PromptDetail::Reduced) => (1, "reduced"),
-        Some(PromptDetail::Minimal) => (2, "minimal"),
-        None => (3, "none"),
-    }
+    let code = match d {
+        Some(PromptDetail::Full) => 0,
+        Some(PromptDetail::Reduced) => 1,
+        Some(PromptDetail::Minimal) => 2,
+        None => 3,
+    };
+    (code, DETAIL_NAMES[usize::from(code)])
 }
 
+/// Name of a header's detail code; unknown codes read as "none".
 fn detail_name(code: u8) -> &'static str {
-    match code {
-        0 => "full",
-        1 => "reduced",
-        2 => "minimal",
-        _ => "none",
-    }
+    DETAIL_NAMES.get(usize::from(code)).copied().unwrap_or("none")
 }
 
 fn key_error(e: KeyError) -> CodecError {
