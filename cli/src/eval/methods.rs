@@ -70,6 +70,15 @@ pub fn timed<T>(f: impl FnOnce() -> T) -> (T, f64) {
 /// What a receiver shows when it decoded nothing (the digital baselines' convention).
 pub use semcom_codec::baseline::mid_grey;
 
+/// What the receiver shows: its reconstruction when it made one of the right size,
+/// else mid-grey, flagged undecodable.
+fn shown_or_grey(image: Option<RgbImage>, w: u32, h: u32) -> (RgbImage, bool) {
+    match image {
+        Some(img) if img.dimensions() == (w, h) => (img, false),
+        _ => (mid_grey(w, h), true),
+    }
+}
+
 /// The channel-use budget of a cell, round(ρ·3HW) (DESIGN §2), as the codecs compute it.
 pub fn budget(img: &RgbImage, rho: f64) -> usize {
     (rho * 3.0 * f64::from(img.width()) * f64::from(img.height())).round() as usize
@@ -108,10 +117,7 @@ impl Method for Semcom {
         let (rec, decode_ms) = timed(|| semantic::decode(&rx, &self.config, &self.generator));
         let (w, h) = cell.image.dimensions();
         // A lost header leaves the receiver nothing to show.
-        let (image, undecodable) = match rec {
-            Ok(r) if r.image.dimensions() == (w, h) => (r.image, false),
-            _ => (mid_grey(w, h), true),
-        };
+        let (image, undecodable) = shown_or_grey(rec.ok().map(|r| r.image), w, h);
         Ok(Outcome {
             image,
             split: tx.split,
@@ -148,10 +154,7 @@ impl Method for SoftCast {
         let (rec, decode_ms) = timed(|| softcast::decode(&rx, &self.config));
         let (w, h) = cell.image.dimensions();
         // Lost metadata: no chunk layout, nothing to show.
-        let (image, undecodable) = match rec {
-            Ok(r) if r.image.dimensions() == (w, h) => (r.image, false),
-            _ => (mid_grey(w, h), true),
-        };
+        let (image, undecodable) = shown_or_grey(rec.ok().map(|r| r.image), w, h);
         Ok(Outcome {
             image,
             split: tx.split,
