@@ -11,6 +11,7 @@ use anyhow::{bail, Context, Result};
 use image::RgbImage;
 use semcom_codec::image_io::{decode_image, encode_png, ImageLimits};
 use semcom_proto::v1::{Codec, TransmitOptions};
+use semcom_receiver::GeneratorKind;
 use serde::Serialize;
 
 use crate::client::Clients;
@@ -61,6 +62,9 @@ pub struct DemoOptions {
     /// Also send every image with the other codec (semantic first, so that SoftCast's
     /// key-region PSNR is measured on the semantic codec's key mask).
     pub compare: bool,
+    /// The receiver's generator for the semantic codec (default: the embedded
+    /// diffusion model).
+    pub generator: GeneratorKind,
 }
 
 /// One row of the demo table.
@@ -71,6 +75,8 @@ pub struct DemoRow {
     pub height: u32,
     /// "semantic" or "softcast".
     pub codec: String,
+    /// Semantic codec: the receiver's generator ("diffusion-int8", "classical", …).
+    pub generator: Option<String>,
     /// Es/N0 set on channel-sim (and told to the sender as CSI), dB.
     pub snr_db: f64,
     /// Es/N0 the receiver estimated from the pilots, dB.
@@ -136,7 +142,12 @@ pub async fn run(opts: &DemoOptions) -> Result<Vec<DemoRow>> {
     let data = tempfile::tempdir().context("temporary data directory")?;
     let stack = Stack::start(
         data.path(),
-        &StackOptions { snr_db: opts.snrs_db.first().copied().unwrap_or(10.0), seed: opts.seed, ..StackOptions::default() },
+        &StackOptions {
+            snr_db: opts.snrs_db.first().copied().unwrap_or(10.0),
+            seed: opts.seed,
+            generator: opts.generator,
+            ..StackOptions::default()
+        },
     )
     .await?;
     let result = transmit_all(&stack, &files, opts).await;
@@ -236,6 +247,7 @@ async fn transmit_one(
         width: original.width(),
         height: original.height(),
         codec: codec.name().to_owned(),
+        generator: sem.map(|s| s.generator.clone()).filter(|g| !g.is_empty()),
         snr_db: snr,
         snr_est_db: info.snr_est_db,
         rho: split.rho,
@@ -282,12 +294,13 @@ fn cell(text: &str, max: usize) -> String {
 /// Longest prompt text shown in a table cell (the full text is in `*_prompt.txt`).
 const PROMPT_CELL_CHARS: usize = 80;
 
-/// The demo table as markdown: per image and SNR, the metrics, the channel-use split
-/// (pilots / semantic or metadata / analog), key share, MCS and prompt.
+/// The demo table as markdown: per image and SNR, the codec and generator, the metrics,
+/// the channel-use split (pilots / semantic or metadata / analog), key share, MCS and
+/// prompt.
 pub fn table(rows: &[DemoRow]) -> String {
     let mut s = String::from(
-        "| image | SNR dB | codec | PSNR dB | key PSNR dB | MS-SSIM | VSI | ch. uses (pilot/sem./analog) | key share | MCS | prompt |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| image | SNR dB | codec | generator | PSNR dB | key PSNR dB | MS-SSIM | VSI | ch. uses (pilot/sem./analog) | key share | MCS | prompt |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in rows {
         let prompt = match (&r.prompt_text, r.failed_records) {
@@ -297,10 +310,11 @@ pub fn table(rows: &[DemoRow]) -> String {
         };
         let _ = writeln!(
             s,
-            "| {} | {:.0} | {} | {:.2} | {} | {} | {:.4} | {} ({}/{}/{}) | {} | {} | {} |",
+            "| {} | {:.0} | {} | {} | {:.2} | {} | {} | {:.4} | {} ({}/{}/{}) | {} | {} | {} |",
             r.image,
             r.snr_db,
             r.codec,
+            r.generator.as_deref().unwrap_or("–"),
             r.psnr_db,
             opt(r.key_psnr_db, 2),
             opt(r.ms_ssim, 4),
@@ -328,7 +342,13 @@ pub fn means(rows: &[DemoRow]) -> String {
             keys.push((r.snr_db, r.codec.clone()));
         }
     }
-    let mean = |v: Vec<f64>| if v.is_empty() { None } else { Some(v.iter().sum::<f64>() / v.len() as f64) };
+    let mean = |v: Vec<f64>| {
+        if v.is_empty() {
+            None
+        } else {
+            Some(v.iter().sum::<f64>() / v.len() as f64)
+        }
+    };
     for (snr, codec) in keys {
         let g: Vec<&DemoRow> = rows.iter().filter(|r| r.snr_db == snr && r.codec == codec).collect();
         let _ = writeln!(
@@ -357,7 +377,8 @@ pub fn summary(rows: &[DemoRow], opts: &DemoOptions) -> String {
     s.push('\n');
     s.push_str(&means(rows));
     for r in rows {
-        let _ = write!(s, "\n## {} at {} dB, {}\n\n", r.image, r.snr_db, r.codec);
+        let generator = r.generator.as_ref().map(|g| format!(", {g} generator")).unwrap_or_default();
+        let _ = write!(s, "\n## {} at {} dB, {}{generator}\n\n", r.image, r.snr_db, r.codec);
         let _ = write!(s, "![original]({}_original.png) ", r.image);
         if let Some(m) = &r.mask {
             let _ = write!(s, "![key mask]({m}) ");

@@ -7,3 +7,4 @@ pub mod demo;
 pub mod eval;
 pub mod phy_curves;
 pub mod stack;
+pub mod train;

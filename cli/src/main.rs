@@ -18,7 +18,65 @@ struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
+enum TrainCommand {
+    /// Train the embedded diffusion generator on a corpus (scripts/build-corpus.sh).
+    Diffusion {
+        /// Folder of training images.
+        #[arg(long, default_value = "corpus/train")]
+        corpus: PathBuf,
+        /// Output folder: checkpoint, loss.csv, loss.png, diffusion-{f32,f16,int8}.safetensors.
+        #[arg(long, default_value = "train-out/diffusion")]
+        out: PathBuf,
+        #[arg(long, default_value_t = 6000)]
+        steps: usize,
+        #[arg(long, default_value_t = 8)]
+        batch: usize,
+        /// Side of the square training crops.
+        #[arg(long, default_value_t = 128)]
+        crop: u32,
+        #[arg(long, default_value_t = 1e-3)]
+        lr: f64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long, default_value_t = 250)]
+        checkpoint_every: usize,
+        /// Start afresh even if a checkpoint exists.
+        #[arg(long)]
+        no_resume: bool,
+    },
+    /// Train a LoRA adapter of a base model on a domain's images (e.g. corpus/held).
+    Lora {
+        /// Base model file (f32, f16 or int8 safetensors).
+        #[arg(long, default_value = "common/models/weights/diffusion-f32.safetensors")]
+        base: PathBuf,
+        /// Folder of the domain's images (top rows train, bottom rows are held out).
+        #[arg(long, default_value = "corpus/held")]
+        images: PathBuf,
+        /// Adapter file to write.
+        #[arg(long, default_value = "train-out/lora.safetensors")]
+        out: PathBuf,
+        #[arg(long, default_value_t = 4)]
+        rank: usize,
+        #[arg(long, default_value_t = 4.0)]
+        alpha: f64,
+        #[arg(long, default_value_t = 300)]
+        steps: usize,
+        #[arg(long, default_value_t = 8)]
+        batch: usize,
+        #[arg(long, default_value_t = 2e-3)]
+        lr: f64,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 enum Command {
+    /// Train the generative models (see docs/models/diffusion.md).
+    Train {
+        #[command(subcommand)]
+        what: TrainCommand,
+    },
     /// Start receiver, channel-sim and sender on loopback and send the bundled
     /// images through an AWGN channel at several SNRs with the semantic codec
     /// (`--codec softcast` for the whole-image baseline, `--compare` for both).
@@ -43,6 +101,10 @@ enum Command {
         /// Send every image with both codecs, side by side in the table.
         #[arg(long)]
         compare: bool,
+        /// The receiver's generator: the embedded diffusion model, or the model-free
+        /// classical fill.
+        #[arg(long, default_value = "classical", value_parser = ["diffusion", "classical"])]
+        generator: String,
     },
     /// Submit an image to a running sender and (by default) wait for delivery.
     Submit {
@@ -115,7 +177,8 @@ enum Command {
         seed: u64,
     },
     /// Sweep SNR, channel and bandwidth ratio over a folder of images with the semantic
-    /// codec and the baselines (SoftCast, JPEG + LDPC per MCS, JPEG at capacity), all
+    /// codec (classical fill and diffusion generator) and the baselines (SoftCast,
+    /// JPEG + LDPC per MCS, JPEG at capacity), all
     /// at the same channel uses and SNR; write results.csv/.jsonl (resumable), plots,
     /// an image grid and summary.md (with median encode/decode times and peak memory).
     Eval {
@@ -131,13 +194,20 @@ enum Command {
         /// Bandwidth ratios rho = channel uses / (H*W*3), comma-separated.
         #[arg(long, default_value = "1/32")]
         rho: String,
-        /// Methods, comma-separated: semcom, softcast, jpeg-ldpc (one per --mcs),
-        /// jpeg-ldpc-mcsN, jpeg-capacity.
-        #[arg(long, default_value = "semcom,softcast,jpeg-ldpc,jpeg-capacity")]
+        /// Methods, comma-separated: semcom (classical fill), semcom-diffusion (diffusion
+        /// generator), softcast, jpeg-ldpc (one per --mcs), jpeg-ldpc-mcsN, jpeg-capacity.
+        #[arg(long, default_value = "semcom,semcom-diffusion,softcast,jpeg-ldpc,jpeg-capacity")]
         methods: String,
         /// MCS indices (semcom_phy::digital::MCS_TABLE) for jpeg-ldpc.
         #[arg(long, value_delimiter = ',', default_value = "1,3,5,8")]
         mcs: Vec<u8>,
+        /// Model file for semcom-diffusion (safetensors from `semcom train diffusion`;
+        /// default: the embedded int8 model).
+        #[arg(long)]
+        diffusion_weights: Option<PathBuf>,
+        /// DDIM steps of semcom-diffusion (1-10; default: the receiver's default).
+        #[arg(long)]
+        diffusion_steps: Option<usize>,
         /// Channel realisations per cell.
         #[arg(long, default_value_t = 1)]
         realisations: u32,
@@ -185,19 +255,29 @@ async fn main() -> Result<()> {
     let cli = Cli::parse();
     semcom_runtime::init_tracing(false);
     match cli.command {
-        Command::Demo { images, snr, rho, out, seed, codec, compare } => {
+        Command::Demo { images, snr, rho, out, seed, codec, compare, generator } => {
             let codec = codec.parse().map_err(anyhow::Error::msg)?;
-            let opts = DemoOptions { images, snrs_db: snr, rho, out: out.clone(), seed, codec, compare };
+            let generator = generator.parse().map_err(anyhow::Error::msg)?;
+            let opts = DemoOptions { images, snrs_db: snr, rho, out: out.clone(), seed, codec, compare, generator };
             let rows = demo::run(&opts).await?;
             println!("{}", demo::table(&rows));
             println!("{}", demo::means(&rows));
             demo::write_summary(&rows, &opts)?;
-            println!(
-                "originals, reconstructions, key masks, prompts and summary.md/json written to {}",
-                out.display()
-            );
+            println!("originals, reconstructions, key masks, prompts and summary.md/json written to {}", out.display());
         }
-        Command::Submit { file, sender, receiver, rho, simulate_snr, expected_snr, codec, caption, roi, roi_mask, no_wait } => {
+        Command::Submit {
+            file,
+            sender,
+            receiver,
+            rho,
+            simulate_snr,
+            expected_snr,
+            codec,
+            caption,
+            roi,
+            roi_mask,
+            no_wait,
+        } => {
             let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("image").to_owned();
             let codec = match codec.as_deref() {
@@ -298,13 +378,16 @@ async fn main() -> Result<()> {
                 println!("VSI      {:.6}", r.vsi);
                 println!("GMSD     {:.6}", r.gmsd);
                 match &r.swd {
-                    Some(s) => println!("SWD      {:.6} (×1e3: {:.3}; per level {:?})", s.mean, s.mean * 1e3, s.per_level),
+                    Some(s) => {
+                        println!("SWD      {:.6} (×1e3: {:.3}; per level {:?})", s.mean, s.mean * 1e3, s.per_level)
+                    }
                     None => println!("SWD      n/a (too few patches)"),
                 }
             }
         }
         Command::PhyCurves { out, quick, seed } => {
-            let effort = if quick { semcom_cli::phy_curves::Effort::QUICK } else { semcom_cli::phy_curves::Effort::FULL };
+            let effort =
+                if quick { semcom_cli::phy_curves::Effort::QUICK } else { semcom_cli::phy_curves::Effort::FULL };
             let table = tokio::task::spawn_blocking(move || semcom_cli::phy_curves::run(&out, effort, seed)).await??;
             println!("{table}");
         }
@@ -315,6 +398,8 @@ async fn main() -> Result<()> {
             rho,
             methods,
             mcs,
+            diffusion_weights,
+            diffusion_steps,
             realisations,
             seed,
             jobs,
@@ -331,6 +416,10 @@ async fn main() -> Result<()> {
             opts.rhos = eval::parse_rhos(&rho)?;
             opts.methods = methods.split(',').map(|m| m.trim().to_string()).filter(|m| !m.is_empty()).collect();
             opts.mcs = mcs;
+            opts.diffusion.weights = diffusion_weights;
+            if let Some(steps) = diffusion_steps {
+                opts.diffusion.steps = steps;
+            }
             opts.realisations = realisations;
             opts.seed = seed;
             if let Some(j) = jobs {
@@ -351,6 +440,55 @@ async fn main() -> Result<()> {
                 out.join("results.csv").display()
             );
         }
+        Command::Train { what } => match what {
+            TrainCommand::Lora { base, images, out, rank, alpha, steps, batch, lr, seed } => {
+                let opts = semcom_models::train::lora::LoraTrainOptions {
+                    base,
+                    images,
+                    out,
+                    lora: semcom_models::LoraConfig { rank, alpha },
+                    steps,
+                    batch,
+                    lr,
+                    seed,
+                    ..Default::default()
+                };
+                let s = tokio::task::spawn_blocking(move || semcom_cli::train::lora(&opts).map(|s| (s, opts.out)))
+                    .await??;
+                let (s, out) = s;
+                println!(
+                    "adapter: {} parameters, {} bytes in {}\nheld-out denoising loss: base {:.4} → adapted {:.4} ({:.1} % lower)",
+                    s.adapter_params,
+                    s.adapter_bytes,
+                    out.display(),
+                    s.base_loss,
+                    s.adapted_loss,
+                    100.0 * s.reduction
+                );
+            }
+            TrainCommand::Diffusion { corpus, out, steps, batch, crop, lr, seed, checkpoint_every, no_resume } => {
+                let opts = semcom_models::train::DiffusionTrainOptions {
+                    corpus,
+                    out,
+                    steps,
+                    batch,
+                    crop,
+                    lr,
+                    seed,
+                    checkpoint_every: checkpoint_every.max(1),
+                    resume: !no_resume,
+                    ..Default::default()
+                };
+                let s = tokio::task::spawn_blocking(move || semcom_cli::train::diffusion(&opts)).await??;
+                println!(
+                    "trained {} steps, final loss {:.4}, {} parameters, residual scale {}",
+                    s.steps, s.final_loss, s.params, s.residual_scale
+                );
+                for f in &s.files {
+                    println!("wrote {}", f.display());
+                }
+            }
+        },
         Command::Fingerprint { data_dir, name } => {
             let id = semcom_net::Identity::load_or_generate(&data_dir, &name)?;
             println!("{}", id.fingerprint());

@@ -13,7 +13,7 @@ use semcom_channel_sim::{ChannelModelConfig, ChannelSimConfig, RunningChannelSim
 use semcom_codec::semantic::SemanticConfig;
 use semcom_codec::softcast::SoftCastConfig;
 use semcom_net::Identity;
-use semcom_receiver::{ReceiverConfig, RunningReceiver};
+use semcom_receiver::{GeneratorKind, ReceiverConfig, RunningReceiver};
 use semcom_runtime::TrustConfig;
 use semcom_sender::{CodecKind, LimitsConfig, RunningSender, SenderConfig};
 
@@ -32,6 +32,8 @@ pub struct StackOptions {
     pub default_rho: f64,
     /// Limits on images submitted to the sender.
     pub limits: LimitsConfig,
+    /// The receiver's generator (default: the receiver's, the embedded diffusion model).
+    pub generator: GeneratorKind,
 }
 
 impl Default for StackOptions {
@@ -44,6 +46,7 @@ impl Default for StackOptions {
             softcast: SoftCastConfig::default(),
             default_rho: 1.0 / 32.0,
             limits: LimitsConfig::default(),
+            generator: GeneratorKind::default(),
         }
     }
 }
@@ -67,7 +70,9 @@ impl Stack {
         // Identities first, so that every node can pin the others from the start.
         let mut fps = Vec::new();
         for (dir, name) in dirs.iter().zip(names) {
-            fps.push(Identity::load_or_generate(dir, name).with_context(|| format!("identity of {name}"))?.fingerprint());
+            fps.push(
+                Identity::load_or_generate(dir, name).with_context(|| format!("identity of {name}"))?.fingerprint(),
+            );
         }
         let (rx_fp, sim_fp, tx_fp) = (fps[0], fps[1], fps[2]);
 
@@ -78,6 +83,7 @@ impl Stack {
             trust: TrustConfig::pinned([sim_fp, tx_fp]),
             semantic: opts.semantic.clone(),
             softcast: opts.softcast.clone(),
+            generator: opts.generator,
             ..ReceiverConfig::default()
         })
         .await
@@ -88,7 +94,12 @@ impl Stack {
             upstream: receiver.quic_addr,
             control_listen: loopback(),
             trust: TrustConfig::pinned([tx_fp, rx_fp]),
-            channel: ChannelModelConfig { enabled: true, snr_db: opts.snr_db, seed: opts.seed, ..ChannelModelConfig::default() },
+            channel: ChannelModelConfig {
+                enabled: true,
+                snr_db: opts.snr_db,
+                seed: opts.seed,
+                ..ChannelModelConfig::default()
+            },
             ..ChannelSimConfig::default()
         })
         .await

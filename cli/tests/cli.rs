@@ -41,7 +41,7 @@ fn metrics_prints_json_for_a_pair_and_refuses_lpips_clearly() {
 
 /// `semcom demo --compare` on one image at one SNR: both codecs' reconstructions,
 /// the key mask and prompt of the semantic run, and a summary whose rows carry the
-/// metrics and a split that adds up.
+/// metrics, a split that adds up and the generator (`--generator diffusion`).
 #[test]
 fn demo_compares_the_codecs_and_writes_masks_prompts_and_a_summary() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -50,7 +50,7 @@ fn demo_compares_the_codecs_and_writes_masks_prompts_and_a_summary() {
     std::fs::copy(sample("chelsea.png"), images.join("chelsea.png")).expect("copy");
     let out = dir.path().join("out");
     let run = Command::new(env!("CARGO_BIN_EXE_semcom"))
-        .args(["demo", "--snr", "10", "--compare", "--images"])
+        .args(["demo", "--snr", "10", "--compare", "--generator", "diffusion", "--images"])
         .arg(&images)
         .arg("--out")
         .arg(&out)
@@ -89,6 +89,11 @@ fn demo_compares_the_codecs_and_writes_masks_prompts_and_a_summary() {
     let text = std::fs::read_to_string(out.join("chelsea_snr10dB_prompt.txt")).expect("prompt");
     assert_eq!(sem["prompt_text"].as_str().map(str::trim_end), Some(text.trim_end()));
     assert_eq!(rows[1]["key_share"], serde_json::Value::Null);
+    // The chosen generator regenerated the semantic run; SoftCast has none.
+    assert_eq!((sem["generator"].as_str(), &rows[1]["generator"]), (Some("diffusion-int8"), &serde_json::Value::Null));
+    let summary = std::fs::read_to_string(out.join("summary.md")).expect("summary.md");
+    assert!(summary.contains("| semantic | diffusion-int8 |") && summary.contains("| softcast | – |"), "{summary}");
+    assert!(summary.contains("## chelsea at 10 dB, semantic, diffusion-int8 generator"), "{summary}");
 }
 
 /// `semcom submit` with the semantic options, then `semcom fetch`, against a
@@ -104,7 +109,9 @@ async fn submit_with_semantic_options_and_fetch_saves_mask_and_prompt() {
     let sender = format!("http://{}", stack.sender.grpc_addr);
     let receiver = format!("http://{}", stack.receiver.grpc_addr);
     let run = |args: Vec<String>| {
-        tokio::task::spawn_blocking(move || Command::new(env!("CARGO_BIN_EXE_semcom")).args(args).output().expect("run"))
+        tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_semcom")).args(args).output().expect("run")
+        })
     };
     let out = run(vec![
         "submit".into(),
@@ -127,9 +134,10 @@ async fn submit_with_semantic_options_and_fetch_saves_mask_and_prompt() {
     let id = stdout.split("as result ").nth(1).and_then(|s| s.split_whitespace().next()).expect("result id").to_owned();
 
     let target = dir.path().join("fetched.png");
-    let out = run(vec!["fetch".into(), id.clone(), "--receiver".into(), receiver, "-o".into(), target.display().to_string()])
-        .await
-        .expect("join");
+    let out =
+        run(vec!["fetch".into(), id.clone(), "--receiver".into(), receiver, "-o".into(), target.display().to_string()])
+            .await
+            .expect("join");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     stack.shutdown().await.expect("shutdown");
 

@@ -81,10 +81,28 @@ fn results_have_the_schema_and_one_row_per_cell_and_method() {
     let csv = std::fs::read_to_string(s.out.join("results.csv")).expect("csv");
     assert_eq!(csv.lines().next(), Some(header_line().as_str()));
     assert_eq!(header_line().split(',').count(), COLUMNS.len());
-    for col in ["image", "method", "snr_db", "pilots", "digital", "analog", "total", "budget", "psnr", "key_psnr", "key_ssim",
-        "nonkey_psnr", "ms_ssim", "vsi", "nonkey_swd", "blocks_failed", "undecodable", "jpeg_quality", "encode_ms",
-        "decode_ms"]
-    {
+    for col in [
+        "image",
+        "method",
+        "snr_db",
+        "pilots",
+        "digital",
+        "analog",
+        "total",
+        "budget",
+        "psnr",
+        "key_psnr",
+        "key_ssim",
+        "nonkey_psnr",
+        "ms_ssim",
+        "vsi",
+        "nonkey_swd",
+        "blocks_failed",
+        "undecodable",
+        "jpeg_quality",
+        "encode_ms",
+        "decode_ms",
+    ] {
         assert!(COLUMNS.contains(&col), "missing column {col}");
     }
     let n = 2 * SNRS.len() * METHODS.len();
@@ -107,7 +125,10 @@ fn results_have_the_schema_and_one_row_per_cell_and_method() {
                 let r = row(&s.rows, image, m, snr);
                 assert_eq!((r.width, r.height), (256, 256));
                 assert!(r.psnr.is_some() && r.ssim.is_some() && r.ms_ssim.is_some() && r.vsi.is_some());
-                assert!(r.key_psnr.is_some() && r.key_ssim.is_some() && r.nonkey_psnr.is_some() && r.nonkey_swd.is_some(), "{m} {snr}");
+                assert!(
+                    r.key_psnr.is_some() && r.key_ssim.is_some() && r.nonkey_psnr.is_some() && r.nonkey_swd.is_some(),
+                    "{m} {snr}"
+                );
                 assert!(r.encode_ms > 0.0, "{m}: encode time");
             }
         }
@@ -206,7 +227,9 @@ fn plots_grid_and_summary_are_written() {
     }
     assert!(md.contains("median encode (ms)") && md.contains("VmHWM"));
     // The table's mean PSNR is the mean of the rows.
-    let mean = (row(&s.rows, "chelsea", "softcast", 10.0).psnr.unwrap() + row(&s.rows, "coffee", "softcast", 10.0).psnr.unwrap()) / 2.0;
+    let mean = (row(&s.rows, "chelsea", "softcast", 10.0).psnr.unwrap()
+        + row(&s.rows, "coffee", "softcast", 10.0).psnr.unwrap())
+        / 2.0;
     assert!(md.contains(&format!("| 10 | softcast | {mean:.2} |")), "{md}");
 }
 
@@ -245,7 +268,8 @@ fn a_rerun_resumes_instead_of_recomputing() {
     assert_eq!(rows.len(), s.rows.len());
     let mut a: Vec<Row> = rows.iter().map(measured).collect();
     let mut b: Vec<Row> = s.rows.iter().map(measured).collect();
-    let by_key = |x: &Row, y: &Row| x.image.cmp(&y.image).then(x.method.cmp(&y.method)).then(x.snr_db.total_cmp(&y.snr_db));
+    let by_key =
+        |x: &Row, y: &Row| x.image.cmp(&y.image).then(x.method.cmp(&y.method)).then(x.snr_db.total_cmp(&y.snr_db));
     a.sort_by(by_key);
     b.sort_by(by_key);
     assert_eq!(a, b);
@@ -262,8 +286,22 @@ fn the_command_line_runs_a_rayleigh_sweep() {
     std::fs::copy(s.images.join("chelsea.png"), images.join("chelsea.png")).expect("copy");
     let out = dir.path().join("out");
     let run = Command::new(env!("CARGO_BIN_EXE_semcom"))
-        .args(["eval", "--snr", "-5:15:10", "--channel", "rayleigh", "--coherence", "256", "--methods", "softcast",
-            "--rho", "1/32", "--jobs", "1", "--images"])
+        .args([
+            "eval",
+            "--snr",
+            "-5:15:10",
+            "--channel",
+            "rayleigh",
+            "--coherence",
+            "256",
+            "--methods",
+            "softcast",
+            "--rho",
+            "1/32",
+            "--jobs",
+            "1",
+            "--images",
+        ])
         .arg(&images)
         .arg("--out")
         .arg(&out)
@@ -278,4 +316,69 @@ fn the_command_line_runs_a_rayleigh_sweep() {
     assert!(rows.iter().all(|r| r.channel == "rayleigh" && r.coherence == Some(256) && r.method == "softcast"));
     assert!(String::from_utf8_lossy(&run.stdout).contains("## RAYLEIGH, ρ = 1/32"));
     assert!(plot_path(&out, "psnr", "rayleigh", "1/32").exists());
+}
+
+/// `semcom-diffusion` next to `semcom` on one small crop at one SNR: both rows exist with
+/// the same channel draw, split and key share; the key regions are the same analog
+/// estimate (equal key PSNR, identical key pixels) and the non-key regions are
+/// regenerated differently (the diffusion model instead of the classical fill).
+#[test]
+fn semcom_diffusion_shares_semcoms_key_regions_and_regenerates_the_rest() {
+    use semcom_cli::eval::channel::{cell_seed, ChannelSpec};
+    use semcom_cli::eval::methods::{self, Cell};
+
+    const SIDE: u32 = 128;
+    let full = image::open(sample("chelsea.png")).expect("sample").to_rgb8();
+    let small = image::imageops::crop_imm(&full, 150, 60, SIDE, SIDE).to_image();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let images = dir.path().join("images");
+    std::fs::create_dir(&images).expect("mkdir");
+    small.save(images.join("cat.png")).expect("write crop");
+    let out = dir.path().join("out");
+    let mut o = options(&images, &out);
+    o.snrs_db = vec![10.0];
+    o.methods = ["semcom", "semcom-diffusion"].map(String::from).to_vec();
+    let summary = eval::run(&o).expect("sweep");
+    let rows = read_csv(&out.join("results.csv")).expect("results.csv");
+    assert_eq!(
+        (rows.len(), summary.errors),
+        (2, 0),
+        "{:?}",
+        rows.iter().filter_map(|r| r.error.as_ref()).collect::<Vec<_>>()
+    );
+    let (c, d) = (row(&rows, "cat", "semcom", 10.0), row(&rows, "cat", "semcom-diffusion", 10.0));
+    assert_eq!((d.width, d.height), (SIDE, SIDE));
+    assert!(!c.undecodable && !d.undecodable);
+    assert_eq!(d.channel_seed, c.channel_seed);
+    assert_eq!(d.key_share, c.key_share);
+    assert_eq!((d.pilots, d.digital, d.analog, d.total), (c.pilots, c.digital, c.analog, c.total));
+    let (kc, kd) = (c.key_psnr.expect("key PSNR"), d.key_psnr.expect("key PSNR"));
+    assert!((kc - kd).abs() < 1e-6, "key PSNR {kc} (semcom) vs {kd} (semcom-diffusion)");
+    assert_ne!(c.nonkey_psnr, d.nonkey_psnr, "non-key regions should differ");
+    assert!(d.psnr.is_some() && d.vsi.is_some() && d.nonkey_psnr.is_some() && d.decode_ms > 0.0);
+    // The reports carry it like any method.
+    assert_eq!(summary.markdown.matches("| semcom-diffusion |").count(), 2, "{}", summary.markdown);
+    let described = format!("diffusion generator (embedded int8 weights, {} DDIM steps", o.diffusion.steps);
+    assert!(summary.markdown.contains(&described), "{}", summary.markdown);
+    assert!(plot_path(&out, "psnr", "awgn", "1/32").exists());
+
+    // The reconstructions themselves, from the methods the sweep ran on the same cell.
+    let built = methods::build(&o.methods, &o.mcs, &o.diffusion).expect("methods");
+    let seed = cell_seed(o.seed, "cat", ChannelKind::Awgn, 1.0 / 32.0, 10.0, 0);
+    let spec = ChannelSpec { kind: ChannelKind::Awgn, snr_db: 10.0, coherence: o.coherence, erasure: 0.0, seed };
+    let cell = Cell { image: &small, rho: 1.0 / 32.0, snr_db: 10.0, channel: spec };
+    let recon: Vec<RgbImage> = built.iter().map(|m| m.run(&cell).expect("run").image).collect();
+    let (mask, _) = methods::key_mask(&small, 1.0 / 32.0, 10.0).expect("key mask");
+    let (mut key, mut differing) = (0usize, 0usize);
+    for (i, (a, b)) in recon[0].pixels().zip(recon[1].pixels()).enumerate() {
+        if mask[i] {
+            key += 1;
+            assert_eq!(a, b, "key pixel {i}");
+        } else if a != b {
+            differing += 1;
+        }
+    }
+    let non_key = mask.len() - key;
+    assert!(key > 0 && non_key > 0, "{key} key pixels of {}", mask.len());
+    assert!(differing * 2 > non_key, "only {differing} of {non_key} non-key pixels differ");
 }

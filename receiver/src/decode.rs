@@ -11,6 +11,8 @@ use semcom_codec::prompt::{mean_rgb, RepairSource, StructuredPrompt};
 use semcom_codec::segment::BlockMask;
 use semcom_codec::semantic::{self, SemanticConfig, SemanticReconstruction};
 use semcom_codec::softcast::{self, ChannelUseSplit, Received, SoftCastConfig};
+use semcom_models::candle::Device;
+use semcom_models::{build_generator, DiffusionSettings, LoraMode};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -20,17 +22,62 @@ use crate::store::{ChannelUses, RepairMeta, SemanticMeta};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum GeneratorKind {
+    /// The embedded conditional diffusion model (int8 weights shipped with semcom), or
+    /// the weights and LoRA adapter named in `[diffusion]`.
+    Diffusion,
     /// Model-free: base layer or colour layout, synthesised texture, seam blending.
-    /// (The diffusion generators of the models crate join this enum.)
+    /// The default until the diffusion model beats it (docs/models/diffusion.md).
     #[default]
     Classical,
 }
 
 impl GeneratorKind {
-    pub fn build(self) -> Arc<dyn Generator> {
+    /// The name in the configuration.
+    pub fn name(self) -> &'static str {
         match self {
-            GeneratorKind::Classical => Arc::new(ClassicalFill::default()),
+            GeneratorKind::Diffusion => "diffusion",
+            GeneratorKind::Classical => "classical",
         }
+    }
+
+    /// Builds the generator. Loading a model takes a moment: build once (at startup)
+    /// and share the result. `diffusion` is used by [`GeneratorKind::Diffusion`] only.
+    pub fn build(self, diffusion: &DiffusionSettings) -> Result<Arc<dyn Generator>> {
+        match self {
+            GeneratorKind::Classical => Ok(Arc::new(ClassicalFill::default())),
+            GeneratorKind::Diffusion => {
+                let device = Device::cuda_if_available(0).context("diffusion generator: selecting the device")?;
+                let generator = build_generator(diffusion, &device)
+                    .with_context(|| format!("loading the diffusion generator ({})", describe_diffusion(diffusion)))?;
+                Ok(Arc::new(generator))
+            }
+        }
+    }
+}
+
+impl std::str::FromStr for GeneratorKind {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        [GeneratorKind::Diffusion, GeneratorKind::Classical]
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| format!("unknown generator {s:?}: diffusion or classical"))
+    }
+}
+
+/// The model files of a `[diffusion]` section in words, for messages and reports.
+pub fn describe_diffusion(s: &DiffusionSettings) -> String {
+    let weights =
+        s.weights.as_ref().map_or_else(|| "embedded int8 weights".to_owned(), |p| format!("weights {}", p.display()));
+    match &s.lora {
+        Some(l) => {
+            let mode = match s.lora_mode {
+                LoraMode::Merge => "merge",
+                LoraMode::Runtime => "runtime",
+            };
+            format!("{weights}, LoRA adapter {} (lora_mode {mode})", l.display())
+        }
+        None => weights,
     }
 }
 
@@ -190,9 +237,10 @@ pub(crate) fn prompt_to_json(p: &StructuredPrompt) -> serde_json::Value {
                 .ok()
                 .filter(|m| m.width_blocks() == wb && m.height_blocks() == hb)
                 .map(|m| m.bits().iter().enumerate().filter(|(_, b)| **b).map(|(i, _)| i).collect());
-            let colour = s.colour.as_ref().map(|c| {
-                json!({ "grid_w": c.grid_w, "grid_h": c.grid_h, "y": c.y, "cb": c.cb, "cr": c.cr })
-            });
+            let colour = s
+                .colour
+                .as_ref()
+                .map(|c| json!({ "grid_w": c.grid_w, "grid_h": c.grid_h, "y": c.y, "cb": c.cb, "cr": c.cr }));
             let texture = s.texture.as_ref().map(|t| json!({ "energy": t.energy, "luma_std": t.luma_std }));
             json!({
                 "block_count": blocks.as_ref().map(Vec::len),
@@ -230,9 +278,14 @@ mod tests {
     fn semantic_result_files_are_consistent() {
         let img = sample();
         let cfg = SemanticConfig::default();
-        let req = SemanticRequest { rho: 1.0 / 32.0, snr_db: Some(20.0), caption: Some("a cat".into()), ..Default::default() };
+        let req = SemanticRequest {
+            rho: 1.0 / 32.0,
+            snr_db: Some(20.0),
+            caption: Some("a cat".into()),
+            ..Default::default()
+        };
         let tx = semantic::encode(&img, &req, &cfg).expect("encode");
-        let d = Decoders { softcast: SoftCastConfig::default(), semantic: cfg, generator: GeneratorKind::Classical.build() };
+        let d = Decoders { softcast: SoftCastConfig::default(), semantic: cfg, generator: classical() };
         let out = decode(semantic::CODEC_ID, &semantic::noiseless(&tx), &d, 8192).expect("decode");
         assert_eq!((out.width, out.height), img.dimensions());
         assert_eq!(out.generator.as_deref(), Some("classical"));
@@ -259,8 +312,10 @@ mod tests {
         let segs = v["segments"].as_array().expect("segments");
         assert_eq!(segs.len(), tx.prompt.segments.len());
         // Segments cover exactly the non-key blocks, each once.
-        let mut covered: Vec<usize> =
-            segs.iter().flat_map(|s| s["blocks"].as_array().expect("blocks").iter().map(|b| b.as_u64().expect("index") as usize)).collect();
+        let mut covered: Vec<usize> = segs
+            .iter()
+            .flat_map(|s| s["blocks"].as_array().expect("blocks").iter().map(|b| b.as_u64().expect("index") as usize))
+            .collect();
         covered.sort_unstable();
         let non_key: Vec<usize> = tx.key_mask.bits().iter().enumerate().filter(|(_, k)| !**k).map(|(i, _)| i).collect();
         assert_eq!(covered, non_key);
@@ -270,13 +325,82 @@ mod tests {
         assert!(text.contains("a cat"));
     }
 
+    fn classical() -> Arc<dyn Generator> {
+        GeneratorKind::Classical.build(&DiffusionSettings::default()).expect("classical")
+    }
+
+    /// The default generator is the embedded int8 diffusion model. On the same
+    /// transmission it keeps the key pixels exactly as the classical fill does (both
+    /// show the analog estimate there) and regenerates the rest differently.
+    #[test]
+    fn the_default_diffusion_generator_keeps_key_pixels_and_fills_the_rest() {
+        let diffusion = GeneratorKind::default().build(&DiffusionSettings::default()).expect("embedded model");
+        assert_eq!(diffusion.name(), "diffusion-int8");
+        let img = image::imageops::crop_imm(&sample(), 100, 50, 128, 128).to_image();
+        let cfg = SemanticConfig::default();
+        let req = SemanticRequest { rho: 1.0 / 32.0, snr_db: Some(20.0), ..Default::default() };
+        let tx = semantic::encode(&img, &req, &cfg).expect("encode");
+        let rx = semantic::noiseless(&tx);
+        let run = |generator: Arc<dyn Generator>| {
+            let d = Decoders { softcast: SoftCastConfig::default(), semantic: cfg.clone(), generator };
+            let out = decode(semantic::CODEC_ID, &rx, &d, 8192).expect("decode");
+            (out.generator.clone(), image::load_from_memory(&out.png).expect("PNG").to_rgb8())
+        };
+        let (name_d, with_diffusion) = run(diffusion);
+        let (name_c, with_classical) = run(classical());
+        assert_eq!((name_d.as_deref(), name_c.as_deref()), (Some("diffusion-int8"), Some("classical")));
+        assert_eq!(with_diffusion.dimensions(), img.dimensions());
+        let (mut key, mut differing) = (0, 0);
+        for (x, y, p) in with_diffusion.enumerate_pixels() {
+            if tx.key_mask.is_key_pixel(x, y) {
+                key += 1;
+                assert_eq!(p, with_classical.get_pixel(x, y), "key pixel ({x}, {y})");
+            } else if p != with_classical.get_pixel(x, y) {
+                differing += 1;
+            }
+        }
+        let non_key = (128 * 128) - key;
+        assert!(key > 0 && non_key > 0, "{key} key pixels");
+        assert!(differing * 2 > non_key, "only {differing} of {non_key} non-key pixels regenerated differently");
+    }
+
+    /// Bad `[diffusion]` settings are a startup error that names the problem.
+    #[test]
+    fn bad_diffusion_settings_are_clear_errors() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let missing = dir.path().join("no-such-model.safetensors");
+        let err = GeneratorKind::Diffusion
+            .build(&DiffusionSettings { weights: Some(missing.clone()), ..DiffusionSettings::default() })
+            .err()
+            .expect("missing weights");
+        assert!(format!("{err:#}").contains(&missing.display().to_string()), "{err:#}");
+
+        let garbage = dir.path().join("garbage.safetensors");
+        std::fs::write(&garbage, b"not a safetensors file").expect("write");
+        let err = GeneratorKind::Diffusion
+            .build(&DiffusionSettings { lora: Some(garbage.clone()), ..DiffusionSettings::default() })
+            .err()
+            .expect("bad adapter");
+        assert!(format!("{err:#}").contains("LoRA adapter") && format!("{err:#}").contains("garbage"), "{err:#}");
+
+        let err = GeneratorKind::Diffusion
+            .build(&DiffusionSettings { steps: 0, ..DiffusionSettings::default() })
+            .err()
+            .expect("zero steps");
+        assert!(format!("{err:#}").contains("steps"), "{err:#}");
+        // The classical fill needs none of it.
+        assert!(GeneratorKind::Classical
+            .build(&DiffusionSettings { steps: 0, ..DiffusionSettings::default() })
+            .is_ok());
+    }
+
     #[test]
     fn unknown_codecs_are_refused() {
         assert!(supported("semcom-v1") && supported("softcast-v1") && !supported("jpeg"));
         let d = Decoders {
             softcast: SoftCastConfig::default(),
             semantic: SemanticConfig::default(),
-            generator: GeneratorKind::Classical.build(),
+            generator: classical(),
         };
         assert!(decode("jpeg", &Received::default(), &d, 8192).is_err());
     }

@@ -22,7 +22,7 @@ use semcom_runtime::{node_credentials, ServerTask};
 use tokio_stream::wrappers::TcpListenerStream;
 
 pub use config::ReceiverConfig;
-pub use decode::GeneratorKind;
+pub use decode::{describe_diffusion, GeneratorKind};
 pub use store::{ChannelUses, RepairMeta, ResultMeta, SemanticMeta};
 
 /// A started receiver: its bound addresses and certificate fingerprint.
@@ -48,6 +48,14 @@ pub async fn start(cfg: ReceiverConfig) -> Result<RunningReceiver> {
     // A bad codec section should stop the daemon at start, not fail every transmission.
     cfg.semantic.validate().context("[semantic] configuration")?;
     cfg.softcast.validate().context("[softcast] configuration")?;
+    // Built once here (loading and dequantizing a model takes a moment) and shared by
+    // every decode; a bad `[diffusion]` section stops the daemon at start.
+    let (kind, settings) = (cfg.generator, cfg.diffusion.clone());
+    let generator = tokio::task::spawn_blocking(move || kind.build(&settings))
+        .await
+        .context("generator task")?
+        .with_context(|| format!("generator = {:?}", cfg.generator.name()))?;
+    tracing::info!(generator = generator.name(), "generator ready");
     let store = store::Store::open(&cfg.results_dir())?;
 
     let endpoint = semcom_net::server_endpoint(cfg.quic_listen, &identity, &trust).context("QUIC endpoint")?;
@@ -59,11 +67,7 @@ pub async fn start(cfg: ReceiverConfig) -> Result<RunningReceiver> {
 
     let ctx = Arc::new(link::LinkContext {
         store: store.clone(),
-        decoders: decode::Decoders {
-            softcast: cfg.softcast.clone(),
-            semantic: cfg.semantic.clone(),
-            generator: cfg.generator.build(),
-        },
+        decoders: decode::Decoders { softcast: cfg.softcast.clone(), semantic: cfg.semantic.clone(), generator },
         max_symbols: cfg.max_symbols,
         max_dimension: cfg.max_dimension,
     });

@@ -1,13 +1,15 @@
 //! The semantic codec end to end: the real daemons on loopback, channel-sim
 //! applying AWGN, the sender told the channel's SNR (CSI feedback), the receiver
-//! regenerating with the classical generator and storing the image with its key
-//! mask, prompt and channel-use split.
+//! regenerating with the embedded diffusion model where a test selects it, the classical
+//! fill (the default) elsewhere and storing the image with its key mask, prompt and
+//! channel-use split.
 
 mod common;
 
 use common::{decode, mask_bits, result_files, sample_bytes, semantic_files};
 use semcom_cli::stack::{Stack, StackOptions};
 use semcom_proto::v1::{Codec, ListResultsRequest, Rect, TransmitOptions};
+use semcom_receiver::GeneratorKind;
 
 fn semantic(rho: f64, snr_db: f64) -> TransmitOptions {
     TransmitOptions {
@@ -29,7 +31,8 @@ fn read_json(path: &std::path::Path) -> serde_json::Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn semantic_results_store_mask_prompt_and_a_consistent_split() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let stack = Stack::start(dir.path(), &StackOptions::default()).await.expect("stack starts");
+    let opts = StackOptions { generator: GeneratorKind::Diffusion, ..StackOptions::default() };
+    let stack = Stack::start(dir.path(), &opts).await.expect("stack starts");
     let mut clients = stack.clients().await.expect("clients");
     let bytes = sample_bytes("astronaut.png");
     let original = decode(&bytes);
@@ -63,7 +66,7 @@ async fn semantic_results_store_mask_prompt_and_a_consistent_split() {
         assert!((info.snr_est_db - snr).abs() < 2.0, "estimated {} dB at {snr} dB", info.snr_est_db);
         assert_eq!(info.mcs, plan.mcs);
         let sem = info.semantic.expect("semantic result");
-        assert_eq!(sem.generator, "classical");
+        assert_eq!(sem.generator, "diffusion-int8");
         assert!(sem.failed_records.is_empty() && sem.repaired_segments == 0, "{sem:?}");
         assert_eq!((sem.key_blocks, sem.blocks), (plan.key_blocks, plan.blocks));
         assert_eq!(sem.prompt_segments, plan.prompt_segments);
@@ -100,7 +103,7 @@ async fn semantic_results_store_mask_prompt_and_a_consistent_split() {
         }
         let meta = read_json(&results.join(format!("{id}.json")));
         assert_eq!(meta["codec"], "semcom-v1");
-        assert_eq!(meta["generator"], "classical");
+        assert_eq!(meta["generator"], "diffusion-int8");
         assert_eq!(meta["mcs"].as_u64(), Some(u64::from(plan.mcs)));
         assert_eq!(meta["channel_uses"]["total"].as_u64(), Some(sent.total));
         assert_eq!(meta["channel_uses"]["prompt"].as_u64(), Some(sent.prompt_symbols));
@@ -122,22 +125,19 @@ async fn semantic_results_store_mask_prompt_and_a_consistent_split() {
 }
 
 /// A region the request marks is key whatever the importance map says, and the
-/// caption reaches the prompt; the sender refuses absurd semantic options.
+/// caption reaches the prompt; the sender refuses absurd semantic options. (The
+/// receiver runs the classical fill here, selected as in its configuration.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rois_and_caption_reach_the_receiver_and_bad_options_are_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let stack = Stack::start(dir.path(), &StackOptions { snr_db: 20.0, ..StackOptions::default() })
-        .await
-        .expect("stack starts");
+    let opts = StackOptions { snr_db: 20.0, generator: GeneratorKind::Classical, ..StackOptions::default() };
+    let stack = Stack::start(dir.path(), &opts).await.expect("stack starts");
     let mut clients = stack.clients().await.expect("clients");
     let bytes = sample_bytes("coffee.png");
     // The bottom-left corner: background that saliency alone would not pick.
     let roi = Rect { x: 0, y: 368, width: 32, height: 32 };
-    let options = TransmitOptions {
-        caption: Some("a cup of coffee".into()),
-        rois: vec![roi],
-        ..semantic(1.0 / 32.0, 20.0)
-    };
+    let options =
+        TransmitOptions { caption: Some("a cup of coffee".into()), rois: vec![roi], ..semantic(1.0 / 32.0, 20.0) };
     let d = clients.transmit("coffee", bytes.clone(), options).await.expect("delivered");
     let (w, _, mask) = mask_bits(&d.result.mask_png);
     for y in roi.y..roi.y + roi.height {
@@ -146,6 +146,8 @@ async fn rois_and_caption_reach_the_receiver_and_bad_options_are_refused() {
         }
     }
     assert!(d.result.prompt_text.contains("a cup of coffee"), "{}", d.result.prompt_text);
+    let info = d.result.info.as_ref().expect("info");
+    assert_eq!(info.semantic.as_ref().map(|s| s.generator.as_str()), Some("classical"));
 
     for (what, bad) in [
         ("infinite SNR", TransmitOptions { expected_snr_db: Some(f64::INFINITY), ..semantic(1.0 / 32.0, 0.0) }),

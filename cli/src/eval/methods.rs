@@ -2,13 +2,16 @@
 //! (`semcom_codec`), at the cell's bandwidth ratio and through the cell's channel;
 //! another method (a learned JSCC, another codec) is one more implementation.
 
+use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use image::RgbImage;
-use semcom_codec::generate::ClassicalFill;
+use semcom_codec::generate::{ClassicalFill, Generator};
 use semcom_codec::semantic::{self, SemanticConfig, SemanticRequest};
 use semcom_codec::softcast::{self, ChannelUseSplit, Received, SoftCastConfig};
+use semcom_models::DiffusionSettings;
+use semcom_receiver::GeneratorKind;
 
 use super::channel::{transmit, ChannelSpec};
 use super::jpeg::{JpegCapacity, JpegLdpc};
@@ -95,17 +98,43 @@ fn request(rho: f64, snr_db: f64) -> SemanticRequest {
     SemanticRequest { rho, snr_db: Some(snr_db), ..SemanticRequest::default() }
 }
 
-/// The semantic codec with the classical (model-free) generator; the sender is told
-/// the cell's SNR as CSI, as `semcom submit --expected-snr` would.
-#[derive(Default)]
+/// The semantic codec with a generator for the non-key regions; the sender is told
+/// the cell's SNR as CSI, as `semcom submit --expected-snr` would. `semcom` uses the
+/// classical (model-free) fill, `semcom-diffusion` the diffusion generator; the same
+/// cell gives both the same key mask, symbols and channel draw, so they differ in the
+/// non-key regions only.
 pub struct Semcom {
+    name: String,
     pub config: SemanticConfig,
-    pub generator: ClassicalFill,
+    /// Shared by the worker threads (a model is loaded once per sweep).
+    pub generator: Arc<dyn Generator>,
 }
+
+impl Semcom {
+    pub fn new(name: impl Into<String>, generator: Arc<dyn Generator>) -> Self {
+        Self { name: name.into(), config: SemanticConfig::default(), generator }
+    }
+
+    /// `semcom`: the classical fill.
+    pub fn classical() -> Self {
+        Self::new(SEMCOM, Arc::new(ClassicalFill::default()))
+    }
+
+    /// `semcom-diffusion`: the diffusion generator the receiver builds from these
+    /// settings (the embedded int8 model by default).
+    pub fn diffusion(settings: &DiffusionSettings) -> Result<Self> {
+        let generator = GeneratorKind::Diffusion.build(settings).context(SEMCOM_DIFFUSION)?;
+        Ok(Self::new(SEMCOM_DIFFUSION, generator))
+    }
+}
+
+/// Method names of the semantic codec with the classical and the diffusion generator.
+pub const SEMCOM: &str = "semcom";
+pub const SEMCOM_DIFFUSION: &str = "semcom-diffusion";
 
 impl Method for Semcom {
     fn name(&self) -> String {
-        "semcom".into()
+        self.name.clone()
     }
 
     fn run(&self, cell: &Cell) -> Result<Outcome> {
@@ -114,7 +143,7 @@ impl Method for Semcom {
         let out = transmit(&tx.segments, &cell.channel)?;
         let mut rx = Received::from_segments(&tx.segments, tx.report.mcs);
         rx.stream = out.stream;
-        let (rec, decode_ms) = timed(|| semantic::decode(&rx, &self.config, &self.generator));
+        let (rec, decode_ms) = timed(|| semantic::decode(&rx, &self.config, self.generator.as_ref()));
         let (w, h) = cell.image.dimensions();
         // A lost header leaves the receiver nothing to show.
         let (image, undecodable) = shown_or_grey(rec.ok().map(|r| r.image), w, h);
@@ -172,17 +201,21 @@ impl Method for SoftCast {
 }
 
 /// Method names as the CLI takes them; `jpeg-ldpc` stands for one method per MCS of
-/// `mcs`, and `jpeg-ldpc-mcsN` names one directly.
-pub fn build(names: &[String], mcs: &[u8]) -> Result<Vec<Box<dyn Method>>> {
+/// `mcs`, and `jpeg-ldpc-mcsN` names one directly. `semcom-diffusion` loads its model
+/// from `diffusion` here, once for the whole sweep.
+pub fn build(names: &[String], mcs: &[u8], diffusion: &DiffusionSettings) -> Result<Vec<Box<dyn Method>>> {
     let mut out: Vec<Box<dyn Method>> = Vec::new();
     let mut add = |m: Box<dyn Method>| {
         if !out.iter().any(|o| o.name() == m.name()) {
             out.push(m);
         }
     };
-    for name in names {
-        match name.trim() {
-            "semcom" => add(Box::<Semcom>::default()),
+    let mut seen = std::collections::HashSet::new();
+    // Each name once (so a model named twice is still loaded once).
+    for name in names.iter().map(|n| n.trim()).filter(|n| seen.insert(*n)) {
+        match name {
+            SEMCOM => add(Box::new(Semcom::classical())),
+            SEMCOM_DIFFUSION => add(Box::new(Semcom::diffusion(diffusion)?)),
             "softcast" => add(Box::<SoftCast>::default()),
             "jpeg-ldpc" => {
                 if mcs.is_empty() {
@@ -196,7 +229,8 @@ pub fn build(names: &[String], mcs: &[u8]) -> Result<Vec<Box<dyn Method>>> {
             other => match other.strip_prefix("jpeg-ldpc-mcs").map(str::parse::<u8>) {
                 Some(Ok(m)) => add(Box::new(JpegLdpc::new(m)?)),
                 _ => bail!(
-                    "unknown method {other:?}: semcom, softcast, jpeg-ldpc (one per --mcs), jpeg-ldpc-mcsN, jpeg-capacity"
+                    "unknown method {other:?}: semcom, semcom-diffusion, softcast, jpeg-ldpc (one per --mcs), jpeg-ldpc-mcsN, \
+                     jpeg-capacity"
                 ),
             },
         }
@@ -205,4 +239,34 @@ pub fn build(names: &[String], mcs: &[u8]) -> Result<Vec<Box<dyn Method>>> {
         bail!("no methods selected");
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(n: &[&str]) -> Vec<String> {
+        n.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// Both semantic methods are selectable (and in the default set), each once; a
+    /// bad model path for semcom-diffusion is an error naming it.
+    #[test]
+    fn semantic_methods_with_either_generator() {
+        assert!(
+            crate::eval::DEFAULT_METHODS.contains(&SEMCOM) && crate::eval::DEFAULT_METHODS.contains(&SEMCOM_DIFFUSION)
+        );
+        let built =
+            build(&names(&["semcom", " semcom-diffusion", "semcom-diffusion"]), &[], &DiffusionSettings::default())
+                .expect("methods");
+        assert_eq!(built.iter().map(|m| m.name()).collect::<Vec<_>>(), [SEMCOM, SEMCOM_DIFFUSION]);
+
+        let missing = std::path::PathBuf::from("/nonexistent/model.safetensors");
+        let settings = DiffusionSettings { weights: Some(missing.clone()), ..DiffusionSettings::default() };
+        let err = build(&names(&["semcom-diffusion"]), &[], &settings).err().expect("missing weights");
+        let msg = format!("{err:#}");
+        assert!(msg.contains(SEMCOM_DIFFUSION) && msg.contains(&missing.display().to_string()), "{msg}");
+        let err = build(&names(&["diffusion"]), &[], &DiffusionSettings::default()).err().expect("unknown");
+        assert!(format!("{err:#}").contains("semcom-diffusion"), "{err:#}");
+    }
 }

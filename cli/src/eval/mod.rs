@@ -1,5 +1,6 @@
-//! `semcom eval`: quality-versus-SNR sweeps of the semantic codec against the analog
-//! (SoftCast) and separation (JPEG + LDPC, JPEG at capacity) baselines, every method
+//! `semcom eval`: quality-versus-SNR sweeps of the semantic codec (with the classical
+//! fill, `semcom`, and with the diffusion generator, `semcom-diffusion`) against the
+//! analog (SoftCast) and separation (JPEG + LDPC, JPEG at capacity) baselines, every method
 //! at exactly the same channel uses and SNR, through the channel channel-sim runs.
 //!
 //! Output folder:
@@ -29,6 +30,7 @@ use anyhow::{bail, Context, Result};
 use image::RgbImage;
 use semcom_codec::image_io::{decode_image, ImageLimits};
 use semcom_metrics::MetricsError;
+use semcom_models::DiffusionSettings;
 
 use channel::{cell_seed, ChannelKind, ChannelSpec};
 use methods::{Cell, Method, Outcome};
@@ -93,6 +95,9 @@ pub fn parse_snrs(s: &str) -> Result<Vec<f64>> {
     Ok(out)
 }
 
+/// The methods of a sweep unless told otherwise: all of them.
+pub const DEFAULT_METHODS: [&str; 5] = ["semcom", "semcom-diffusion", "softcast", "jpeg-ldpc", "jpeg-capacity"];
+
 /// Everything a sweep needs.
 #[derive(Debug, Clone)]
 pub struct EvalOptions {
@@ -101,10 +106,12 @@ pub struct EvalOptions {
     pub snrs_db: Vec<f64>,
     pub channels: Vec<ChannelKind>,
     pub rhos: Vec<Rho>,
-    /// `semcom`, `softcast`, `jpeg-ldpc` (one method per entry of `mcs`),
-    /// `jpeg-ldpc-mcsN`, `jpeg-capacity`.
+    /// `semcom`, `semcom-diffusion`, `softcast`, `jpeg-ldpc` (one method per entry of
+    /// `mcs`), `jpeg-ldpc-mcsN`, `jpeg-capacity`.
     pub methods: Vec<String>,
     pub mcs: Vec<u8>,
+    /// The generator of `semcom-diffusion` (default: the embedded int8 model).
+    pub diffusion: DiffusionSettings,
     pub realisations: u32,
     pub seed: u64,
     /// Worker threads.
@@ -130,8 +137,9 @@ impl EvalOptions {
             snrs_db: vec![-5.0, 0.0, 5.0, 10.0, 15.0, 20.0],
             channels: vec![ChannelKind::Awgn],
             rhos: vec![Rho { label: "1/32".into(), value: 1.0 / 32.0 }],
-            methods: ["semcom", "softcast", "jpeg-ldpc", "jpeg-capacity"].map(String::from).to_vec(),
+            methods: DEFAULT_METHODS.map(String::from).to_vec(),
             mcs: vec![1, 3, 5, 8],
+            diffusion: DiffusionSettings::default(),
             realisations: 1,
             seed: 1,
             jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -239,13 +247,14 @@ type MaskCache = Mutex<HashMap<(usize, usize, i64), Arc<Option<(Vec<bool>, f64)>
 pub fn run(opts: &EvalOptions) -> Result<EvalSummary> {
     opts.validate()?;
     let images = load_images(&opts.images)?;
-    let methods = methods::build(&opts.methods, &opts.mcs)?;
+    let methods = methods::build(&opts.methods, &opts.mcs, &opts.diffusion)?;
     std::fs::create_dir_all(&opts.out).with_context(|| format!("creating {}", opts.out.display()))?;
     let (mut writer, existing) = RowWriter::open(&opts.out)?;
 
     let grid_snrs: HashSet<i64> = opts.grid_snrs().iter().map(|&s| snr_key(s)).collect();
-    let is_grid_cell =
-        |j: &Job| j.channel == opts.channels[0] && j.rho == 0 && j.realisation == 0 && grid_snrs.contains(&snr_key(j.snr_db));
+    let is_grid_cell = |j: &Job| {
+        j.channel == opts.channels[0] && j.rho == 0 && j.realisation == 0 && grid_snrs.contains(&snr_key(j.snr_db))
+    };
     let key = |j: &Job, m: &dyn Method| {
         RowKey::new(
             &images[j.image].name,
@@ -273,8 +282,7 @@ pub fn run(opts: &EvalOptions) -> Result<EvalSummary> {
     // The grid is deterministic: rebuild it only when it is missing or one of its
     // cells gets new rows (rerunning the tiles of already-finished rows otherwise).
     let grid_path = opts.out.join("grid.png");
-    let pending =
-        |j: &Job| methods.iter().filter(|m| !existing.keys.contains(&key(j, m.as_ref()))).count();
+    let pending = |j: &Job| methods.iter().filter(|m| !existing.keys.contains(&key(j, m.as_ref()))).count();
     let rebuild_grid = !grid_path.exists() || all_jobs.iter().any(|j| is_grid_cell(j) && pending(j) > 0);
     // (job, indices of the methods to run, whether to keep tiles)
     let work: Vec<(Job, Vec<usize>, bool)> = all_jobs
@@ -306,7 +314,9 @@ pub fn run(opts: &EvalOptions) -> Result<EvalSummary> {
                     break;
                 }
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some((job, ms, tiles)) = work.get(i) else { break };
+                let Some((job, ms, tiles)) = work.get(i) else {
+                    break;
+                };
                 let mask = mask_for(masks, images, opts, job);
                 for &m in ms {
                     let method = methods[m].as_ref();
@@ -347,7 +357,8 @@ pub fn run(opts: &EvalOptions) -> Result<EvalSummary> {
 
     // Reports come from the file, so resumed rows count like new ones; only this
     // sweep's coordinates are kept (an output folder may hold other sweeps too).
-    let wanted: HashSet<RowKey> = all_jobs.iter().flat_map(|j| methods.iter().map(move |m| key(j, m.as_ref()))).collect();
+    let wanted: HashSet<RowKey> =
+        all_jobs.iter().flat_map(|j| methods.iter().map(move |m| key(j, m.as_ref()))).collect();
     let rows: Vec<Row> =
         rows::read_csv(&opts.out.join("results.csv"))?.into_iter().filter(|r| wanted.contains(&r.key())).collect();
     let method_names: Vec<String> = methods.iter().map(|m| m.name()).collect();
@@ -393,7 +404,8 @@ fn run_one(
     let img = &images[job.image];
     let rho = &opts.rhos[job.rho];
     let seed = cell_seed(opts.seed, &img.name, job.channel, rho.value, job.snr_db, job.realisation);
-    let spec = ChannelSpec { kind: job.channel, snr_db: job.snr_db, coherence: opts.coherence, erasure: opts.erasure, seed };
+    let spec =
+        ChannelSpec { kind: job.channel, snr_db: job.snr_db, coherence: opts.coherence, erasure: opts.erasure, seed };
     let cell = Cell { image: &img.image, rho: rho.value, snr_db: job.snr_db, channel: spec };
     let mut row = Row {
         image: img.name.clone(),
@@ -538,7 +550,8 @@ pub fn measure(reference: &RgbImage, img: &RgbImage, key: Option<&[bool]>) -> Re
 /// Peak resident memory of this process (VmHWM), e.g. "812 MB"; `None` off Linux.
 pub fn peak_memory() -> Option<String> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kb: u64 = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
+    let kb: u64 =
+        status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
     Some(format!("{:.0} MB", kb as f64 / 1024.0))
 }
 

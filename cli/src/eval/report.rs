@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use image::{imageops, Rgb, RgbImage};
 use semcom_plot::{Chart, Series};
 
+use super::methods::{SEMCOM, SEMCOM_DIFFUSION};
 use super::rows::Row;
 use super::{peak_memory, snr_key, EvalImage, EvalOptions, TileKey};
 
@@ -49,7 +50,11 @@ pub fn best_envelope(rows: &[Row]) -> Vec<Row> {
         }
     }
     let mut out: Vec<Row> = best.into_values().map(|r| Row { method: BEST.into(), ..r.clone() }).collect();
-    out.sort_by(|a, b| (&a.image, a.snr_db, a.realisation).partial_cmp(&(&b.image, b.snr_db, b.realisation)).unwrap_or(std::cmp::Ordering::Equal));
+    out.sort_by(|a, b| {
+        (&a.image, a.snr_db, a.realisation)
+            .partial_cmp(&(&b.image, b.snr_db, b.realisation))
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
     out
 }
 
@@ -155,6 +160,18 @@ pub fn write_all(
          sliced Wasserstein distance of 7×7 patches) is lower-better. *failed blocks*: LDPC code blocks that failed their CRC / all blocks; \
          *undecodable*: rows where the receiver reconstructed nothing (mid-grey image).\n"
     );
+    if methods.iter().any(|m| m == SEMCOM_DIFFUSION) {
+        let d = &opts.diffusion;
+        let _ = writeln!(
+            md,
+            "`{SEMCOM}` and `{SEMCOM_DIFFUSION}`: the semantic codec with the classical fill and with the diffusion \
+             generator ({}, {} DDIM steps, seam {} px). Same key regions, symbols and channel draw: they differ in \
+             the non-key regions only.\n",
+            semcom_receiver::describe_diffusion(d),
+            d.steps,
+            d.seam
+        );
+    }
 
     for &ch in &opts.channels {
         for rho in &opts.rhos {
@@ -168,9 +185,13 @@ pub fn write_all(
             let _ = writeln!(md, "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
             for &snr in &opts.snrs_db {
                 for m in &order {
-                    let rs: Vec<&Row> =
-                        cell.iter().copied().filter(|r| &r.method == m && same(r.snr_db, snr) && r.error.is_none()).collect();
-                    let errors = cell.iter().filter(|r| &r.method == m && same(r.snr_db, snr) && r.error.is_some()).count();
+                    let rs: Vec<&Row> = cell
+                        .iter()
+                        .copied()
+                        .filter(|r| &r.method == m && same(r.snr_db, snr) && r.error.is_none())
+                        .collect();
+                    let errors =
+                        cell.iter().filter(|r| &r.method == m && same(r.snr_db, snr) && r.error.is_some()).count();
                     if rs.is_empty() && errors == 0 {
                         continue;
                     }
@@ -212,7 +233,8 @@ pub fn write_all(
                             .snrs_db
                             .iter()
                             .filter_map(|&snr| {
-                                let rs = cell.iter().filter(|r| &r.method == m && same(r.snr_db, snr) && r.error.is_none());
+                                let rs =
+                                    cell.iter().filter(|r| &r.method == m && same(r.snr_db, snr) && r.error.is_none());
                                 mean(rs.map(|r| get(r))).map(|v| (snr, v))
                             })
                             .collect(),
@@ -287,7 +309,9 @@ pub fn write_all(
         grid_snrs.iter().map(|s| format!("at {s} dB: {}", gm.join(", "))).collect::<Vec<_>>().join("; ")
     );
     if let Some(tiles) = tiles {
-        grid(opts, images, &gm, &grid_snrs, &all, tiles)?.save(opts.out.join("grid.png")).context("writing grid.png")?;
+        grid(opts, images, &gm, &grid_snrs, &all, tiles)?
+            .save(opts.out.join("grid.png"))
+            .context("writing grid.png")?;
     }
     std::fs::write(opts.out.join("summary.md"), &md).context("writing summary.md")?;
     Ok(md)

@@ -1,18 +1,19 @@
-//! Few-step DDIM sampling (Song et al. 2021) with a RePaint-style inpainting constraint.
+//! Few-step DDIM sampling (Song et al. 2021) of the UNet's residual, with v-prediction
+//! (Salimans & Ho 2022): `v = √ᾱ·ε − √(1−ᾱ)·x₀`, so `x̂₀ = √ᾱ·x_t − √(1−ᾱ)·v̂` and
+//! `ε̂ = √(1−ᾱ)·x_t + √ᾱ·v̂`, both well conditioned even at the first, almost pure-noise
+//! step that "trailing" spacing starts from.
 //!
-//! Given the known (key) pixels and their mask, the sampler starts from seeded Gaussian
-//! noise and, at every step, replaces the known pixels of the current sample with the
-//! known values forward-noised to that step's noise level; the last step reaches ᾱ = 1,
-//! and the result is finally composited so that known pixels are returned **exactly**.
-//! All randomness comes from [`NoiseRng`] seeded by the caller: equal seeds give
-//! bit-identical outputs, η = 0 makes the reverse process itself deterministic.
+//! The key regions need no inpainting constraint here: the model sees the analog
+//! estimate and the key mask, and the generator composites key pixels from the analog
+//! estimate afterwards. All randomness comes from [`NoiseRng`] seeded by the caller:
+//! equal seeds give bit-identical outputs; η = 0 makes the reverse process deterministic.
 
 use candle_core::{DType, Result, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::rng::NoiseRng;
 use crate::schedule::NoiseSchedule;
-use crate::unet::{assemble_input, UNet, IMAGE_CHANNELS};
+use crate::unet::{Conditioning, UNet};
 
 /// Sampler settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -22,28 +23,15 @@ pub struct DdimConfig {
     pub steps: usize,
     /// DDIM η: 0 = deterministic reverse process (the default), 1 ≈ DDPM.
     pub eta: f64,
-    /// Clamp the predicted x̂₀ to [-1, 1] at every step.
-    pub clip_x0: bool,
+    /// Clamp the predicted x̂₀ to ±`clip_x0` at every step (0 = no clamp).
+    pub clip_x0: f64,
 }
 
 impl Default for DdimConfig {
-    /// 10 steps, η = 0, x̂₀ clipped.
+    /// 8 steps, η = 0, x̂₀ clamped to ±12 (twice the largest residual at scale 6).
     fn default() -> Self {
-        Self { steps: 10, eta: 0.0, clip_x0: true }
+        Self { steps: 8, eta: 0.0, clip_x0: 12.0 }
     }
-}
-
-/// What the receiver knows about one batch of images. All images in `[-1, 1]`.
-#[derive(Debug, Clone, Copy)]
-pub struct InpaintInputs<'a> {
-    /// Known pixels, `(B, 3, H, W)`; values outside the mask are ignored.
-    pub known: &'a Tensor,
-    /// `(B, 1, H, W)`, 1 = known key pixel, 0 = to generate (values are thresholded at 0.5).
-    pub mask: &'a Tensor,
-    /// Colour-layout base, `(B, 3, H, W)`.
-    pub layout: &'a Tensor,
-    /// Conditioning vector `(B, cond_dim)` (texture statistics), `None` when `cond_dim == 0`.
-    pub cond: Option<&'a Tensor>,
 }
 
 /// DDIM sampler over a fixed subsequence of the training timesteps.
@@ -80,35 +68,14 @@ impl DdimSampler {
         &self.schedule
     }
 
-    /// Generates the unknown pixels; returns `(B, 3, H, W)` in which masked (known) pixels
-    /// equal `inputs.known` exactly.
-    pub fn inpaint(&self, model: &UNet, inputs: &InpaintInputs<'_>, seed: u64) -> Result<Tensor> {
-        let known = inputs.known.to_dtype(DType::F32)?;
-        let (b, c, h, w) = known.dims4()?;
-        if c != IMAGE_CHANNELS {
-            candle_core::bail!("ddim: known pixels must have {IMAGE_CHANNELS} channels, got {c}");
-        }
-        if inputs.mask.dims4()? != (b, 1, h, w) {
-            candle_core::bail!("ddim: mask shape {:?}, expected ({b}, 1, {h}, {w})", inputs.mask.dims());
-        }
-        if inputs.layout.dims4()? != (b, c, h, w) {
-            candle_core::bail!("ddim: layout shape {:?}, expected ({b}, {c}, {h}, {w})", inputs.layout.dims());
-        }
-        let dev = known.device().clone();
-        // Binary mask as f32 (for the model and blending) and u8 (for the exact composite).
-        let keep = inputs.mask.ge(0.5)?;
-        let mask = keep.to_dtype(DType::F32)?;
-        let keep3 = keep.broadcast_as((b, c, h, w))?.contiguous()?;
-        let layout = inputs.layout.to_dtype(DType::F32)?;
-        let cond = inputs.cond.map(|t| t.to_dtype(DType::F32)).transpose()?;
-
+    /// Samples the residual `(B, 3·p², h, w)` given the conditioning (shapes as in
+    /// [`UNet::forward`]).
+    pub fn sample(&self, model: &UNet, cond: &Conditioning<'_>, seed: u64) -> Result<Tensor> {
+        let shape = cond.analog.dims4()?;
+        let (b, ..) = shape;
+        let dev = cond.analog.device().clone();
         let mut rng = NoiseRng::new(seed);
-        let t0 = self.timesteps[0];
-        // x_T, with the known pixels forward-noised to level t0.
-        let mut x = rng.randn((b, c, h, w), &dev)?;
-        let kn = self.schedule.add_noise(&known, &rng.randn((b, c, h, w), &dev)?, t0)?;
-        x = keep3.where_cond(&kn, &x)?;
-
+        let mut x = rng.randn(shape, &dev)?;
         for (i, &t) in self.timesteps.iter().enumerate() {
             let a_t = self.schedule.alpha_bar(t);
             let a_prev = match self.timesteps.get(i + 1) {
@@ -116,30 +83,25 @@ impl DdimSampler {
                 None => 1.0,
             };
             let tt = Tensor::full(t as f32, b, &dev)?;
-            let input = assemble_input(&x, &known, &mask, &layout)?;
-            let eps = model.forward(&input, &tt, cond.as_ref())?;
-            // x̂₀ = (x_t − √(1−ᾱ_t) ε̂) / √ᾱ_t
-            let mut x0 = ((&x - (&eps * (1.0 - a_t).sqrt())?)? * (1.0 / a_t.sqrt()))?;
-            if self.cfg.clip_x0 {
-                x0 = x0.clamp(-1f32, 1f32)?;
+            let v = model.forward(&x, &tt, cond)?;
+            let mut x0 = ((&x * a_t.sqrt())? - (&v * (1.0 - a_t).sqrt())?)?;
+            if self.cfg.clip_x0 > 0.0 {
+                x0 = x0.clamp(-self.cfg.clip_x0 as f32, self.cfg.clip_x0 as f32)?;
+            }
+            // ε̂ from the (clamped) x̂₀ keeps the step consistent: x_t = √ᾱ x̂₀ + √(1−ᾱ) ε̂.
+            let eps = ((&x - (&x0 * a_t.sqrt())?)? * (1.0 / (1.0 - a_t).max(1e-12).sqrt()))?;
+            if a_prev >= 1.0 {
+                x = x0;
+                break;
             }
             // σ_t (0 for η = 0)
             let sigma = self.cfg.eta * ((1.0 - a_prev) / (1.0 - a_t) * (1.0 - a_t / a_prev)).max(0.0).sqrt();
             let dir = (1.0 - a_prev - sigma * sigma).max(0.0).sqrt();
-            let mut next = ((&x0 * a_prev.sqrt())? + (&eps * dir)?)?;
+            x = ((&x0 * a_prev.sqrt())? + (&eps * dir)?)?;
             if sigma > 0.0 {
-                next = (next + (rng.randn((b, c, h, w), &dev)? * sigma)?)?;
+                x = (x + (rng.randn(shape, &dev)? * sigma)?)?;
             }
-            // RePaint replacement: known pixels at the next noise level.
-            let kn = if a_prev >= 1.0 {
-                known.clone()
-            } else {
-                let z = rng.randn((b, c, h, w), &dev)?;
-                ((&known * a_prev.sqrt())? + (z * (1.0 - a_prev).sqrt())?)?
-            };
-            x = keep3.where_cond(&kn, &next)?;
         }
-        // Final composite: known pixels exactly, generated ones clamped to the image range.
-        keep3.where_cond(&known, &x.clamp(-1f32, 1f32)?)
+        x.to_dtype(DType::F32)
     }
 }

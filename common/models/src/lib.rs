@@ -5,7 +5,12 @@
 //! candle is a dependency of this crate only; other crates reach it through the
 //! re-exports below.
 
+pub mod conditions;
 pub mod ddim;
+pub mod embedded;
+pub mod generator;
+pub mod layers;
+pub mod lora;
 pub mod rng;
 pub mod schedule;
 pub mod unet;
@@ -14,8 +19,13 @@ pub mod weights;
 pub use candle_core as candle;
 pub use candle_nn;
 
-pub use ddim::{DdimConfig, DdimSampler, InpaintInputs};
+pub use conditions::PatchInputs;
+pub use ddim::{DdimConfig, DdimSampler};
+pub use embedded::{build_generator, DiffusionSettings, LoraMode};
+pub use generator::{ComposeSettings, DiffusionGenerator};
+pub use layers::{LoraConfig, Weights};
 pub use rng::NoiseRng;
 pub use schedule::{NoiseSchedule, ScheduleConfig, ScheduleKind};
-pub use unet::{Config as UNetConfig, UNet};
-pub use weights::{load_unet_bytes, load_unet_file, new_unet_trainable};
+pub use unet::{Conditioning, Config as UNetConfig, UNet};
+pub use weights::{new_unet_trainable, reseed, save_model, ModelFile, WeightFormat};
+pub mod train;

@@ -40,12 +40,14 @@
 
 mod codec;
 mod describe;
+mod features;
 mod repair;
 mod segments;
 mod text;
 
 pub use codec::{decode_prompt, encode_prompt, validate, PromptLimits};
 pub use describe::{describe, PromptDetail};
+pub use features::{texture_features, TEXTURE_FEATURES};
 pub use repair::{safe_prior, Repair, RepairSource, Repaired};
 pub use segments::{non_key_of, segments_of, segments_with, SegmentOptions};
 pub use semcom_proto::v1::prompt::{ColourLayout, SegmentPrompt, StructuredPrompt, TextureStats};

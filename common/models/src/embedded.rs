@@ -1,0 +1,97 @@
+//! The generator the receiver uses by default: the int8 model trained by `semcom train
+//! diffusion` and shipped in `common/models/weights/` (model card:
+//! docs/models/diffusion.md), or weights and LoRA adapters from local files.
+
+use std::path::PathBuf;
+
+use candle_core::{Device, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::ddim::DdimConfig;
+use crate::generator::{ComposeSettings, DiffusionGenerator};
+use crate::lora::{merge, Adapter};
+use crate::weights::ModelFile;
+
+/// The embedded default model (int8 weights, per-channel convolutions, Q8_0 linears).
+pub const DEFAULT_INT8: &[u8] = include_bytes!("../weights/diffusion-int8.safetensors");
+
+/// How a LoRA adapter is applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoraMode {
+    /// Merged into the (dequantized) weights once at load: no run-time cost.
+    #[default]
+    Merge,
+    /// Kept as separate low-rank layers (`W·x + (α/r)·B·A·x` on every call).
+    Runtime,
+}
+
+/// The receiver's `[diffusion]` settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DiffusionSettings {
+    /// Model file (f32/f16/int8 safetensors from `semcom train diffusion`); `None` = the
+    /// embedded int8 model.
+    pub weights: Option<PathBuf>,
+    /// LoRA adapter file from `semcom train lora`.
+    pub lora: Option<PathBuf>,
+    pub lora_mode: LoraMode,
+    /// DDIM steps (1–10).
+    pub steps: usize,
+    /// Seam ramp width in pixels on the generated side of key boundaries.
+    pub seam: u32,
+    /// Scale of the generated detail (0–2; 1 = as sampled). Default 0.5: the lowest
+    /// non-key texture distance of 0.5 / 0.75 / 1 on validation photos that are neither
+    /// in the corpus nor among the samples (docs/models/diffusion.md).
+    pub strength: f64,
+    /// Add only the luma of the generated detail (colour from the analog base).
+    pub luma_only: bool,
+}
+
+impl Default for DiffusionSettings {
+    fn default() -> Self {
+        Self {
+            weights: None,
+            lora: None,
+            lora_mode: LoraMode::Merge,
+            steps: DdimConfig::default().steps,
+            seam: 2,
+            strength: 0.5,
+            luma_only: true,
+        }
+    }
+}
+
+/// Builds the generator the settings describe.
+pub fn build_generator(s: &DiffusionSettings, device: &Device) -> Result<DiffusionGenerator> {
+    if s.steps == 0 || s.steps > 10 {
+        candle_core::bail!("diffusion: steps must be 1–10, got {}", s.steps);
+    }
+    let mut file = match &s.weights {
+        Some(p) => ModelFile::from_path(p, device)?,
+        None => ModelFile::from_bytes(DEFAULT_INT8, device)?,
+    };
+    let mut name = format!("diffusion-{}", file.format.as_str());
+    let model = match &s.lora {
+        None => file.build(device, None)?,
+        Some(p) => {
+            let adapter = Adapter::from_path(p, device)?;
+            adapter.check_base(&file.unet)?;
+            name.push_str("+lora");
+            match s.lora_mode {
+                LoraMode::Merge => {
+                    // Merging needs plain weights: Q8_0 linears are dequantized first.
+                    for (k, q) in std::mem::take(&mut file.q8) {
+                        file.tensors.insert(k, q.dequantize(device)?);
+                    }
+                    file.tensors = merge(&file.tensors, &adapter)?;
+                    file.build(device, None)?
+                }
+                LoraMode::Runtime => file.build(device, Some((&adapter.tensors, adapter.lora)))?,
+            }
+        }
+    };
+    let ddim = DdimConfig { steps: s.steps, ..DdimConfig::default() };
+    let compose = ComposeSettings { seam: s.seam, strength: s.strength, luma_only: s.luma_only };
+    DiffusionGenerator::new(model, &file.schedule, &ddim, device.clone(), compose, name)
+}

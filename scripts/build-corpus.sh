@@ -1,0 +1,304 @@
+#!/usr/bin/env bash
+# Build the training corpus for semcom's diffusion model (see docs/corpus.md).
+#
+#   scripts/build-corpus.sh [OUT_DIR]        (default: corpus/)
+#
+# Fetches permissively licensed images with the ordinary package clients
+# (`pip download` for the scikit-image wheel, `apt-get download` for Debian's
+# lomiri-wallpapers packages), copies them unchanged into
+#
+#   OUT_DIR/train/       natural photos for `semcom train diffusion`
+#   OUT_DIR/held/        the texture family held out for `semcom train lora`
+#   OUT_DIR/SOURCES.md   per file: origin, author/copyright, licence, sha256
+#
+# Re-running replaces train/, held/ and SOURCES.md with the same files (nothing
+# else in OUT_DIR is touched). Works as root or as a normal user: root's
+# `apt-get download` prints a harmless warning about the `_apt` sandbox user.
+# Needs: bash, python3 with pip, apt-get (with package lists: `apt-get update`
+# once, as root), dpkg-deb, sha256sum.
+set -euo pipefail
+
+# ---------------------------------------------------------------------------
+# Pinned inputs.
+
+# scikit-image: the exact wheel is pinned (name and sha256), whatever the local
+# interpreter, so every machine extracts the same bytes.
+SKIMAGE_VERSION=0.26.0
+SKIMAGE_WHEEL=scikit_image-0.26.0-cp311-cp311-manylinux_2_24_x86_64.manylinux_2_28_x86_64.whl
+SKIMAGE_WHEEL_SHA256=74aa5518ccea28121f57a95374581d3b979839adc25bb03f289b1bc9b99c58af
+SKIMAGE_PIP_TARGET=(--platform manylinux_2_28_x86_64 --python-version 3.11
+                    --implementation cp --abi cp311)
+
+# scikit-image files taken, with the licence statement that the docstring of the
+# named loader function in skimage/data/_fetchers.py makes (checked below, so a
+# new version that changes a statement stops the build). Tab-separated:
+# file, subset (train/held), loader, author / copyright, licence, statement quoted.
+# Every other file in skimage/data/ is left out on purpose: docs/corpus.md says why.
+SKIMAGE_FILES=$(cat <<'EOF'
+camera.png	train	camera	Lav Varshney (photographer)	CC0	No copyright restrictions. CC0 by the photographer (Lav Varshney).
+coins.png	train	coins	Brooklyn Museum Collection (Greek coins from Pompeii)	no known copyright restrictions (taken as public domain)	No known copyright restrictions.
+hubble_deep_field.jpg	train	hubble_deep_field	NASA (Hubble eXtreme Deep Field, HubbleSite)	public domain	The image was captured by NASA and `may be freely used in the public domain
+ihc.png	train	immunohistochemistry	Center for Microscopy And Molecular Imaging (CMMI)	no known copyright restrictions (taken as public domain)	No known copyright restrictions.
+retina.jpg	train	retina	Mikael Häggström (Wikimedia Commons, "Fundus photograph of normal left eye")	CC0-1.0	This file is made available under the Creative Commons CC0 1.0 Universal Public Domain Dedication.
+brick.png	held	brick	CC0Textures ("Bricks25"); perspective-corrected, rotated, cropped and scaled by scikit-image	CC0	licensed under the Creative Commons CC0 License.
+grass.png	held	grass	linolafett (DeviantArt, "Grass-01"); cropped and greyscaled by scikit-image	CC0	licensed under the Creative Commons CC0 License.
+gravel.png	held	gravel	CC0Textures ("Gravel04"); rescaled, cropped and greyscaled by scikit-image	CC0	licensed under the Creative Commons CC0 License.
+EOF
+)
+
+# Debian packages; the per-file licence comes from each package's DEP-5
+# copyright file, parsed below. Only these licences are taken:
+LOMIRI_PACKAGES=(lomiri-wallpapers-16.04 lomiri-wallpapers-20.04)
+LOMIRI_LICENCES=(CC0-1.0 CC-BY-4.0)
+# Permissively licensed but not a photograph (a digital colour gradient).
+LOMIRI_NOT_PHOTOS=(umang_by_Abhishek_Mudgal.jpg)
+
+# The project's evaluation samples (samples/): never in the corpus.
+EVAL_SAMPLES=(astronaut.png chelsea.png coffee.png rocket.jpg)
+
+# ---------------------------------------------------------------------------
+
+log() { printf 'build-corpus: %s\n' "$*" >&2; }
+die() { printf 'build-corpus: error: %s\n' "$*" >&2; exit 1; }
+
+[[ $# -le 1 ]] || die "usage: $0 [OUT_DIR]   (default: corpus/)"
+OUT=${1:-corpus}
+[[ -n $OUT && $OUT != / ]] || die "refusing OUT_DIR '$OUT'"
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_SAMPLES="$SCRIPT_DIR/../samples"
+
+for tool in python3 apt-get dpkg-deb sha256sum; do
+    command -v "$tool" >/dev/null 2>&1 || die "'$tool' not found"
+done
+python3 -m pip --version >/dev/null 2>&1 || die "python3 has no pip ('python3 -m pip' failed)"
+
+START=$SECONDS
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/build-corpus.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+trap 'exit 130' INT TERM
+STAGE="$TMP/out"
+mkdir -p "$TMP/dl" "$TMP/src" "$STAGE/train" "$STAGE/held"
+ROWS="$TMP/rows.tsv"       # out path, origin, author, licence (SOURCES.md table)
+SKIPPED="$TMP/skipped.tsv" # package file, package, reason (SOURCES.md, "Left out")
+: >"$ROWS"
+: >"$SKIPPED"
+
+# ---------------------------------------------------------------------------
+# 1. scikit-image wheel.
+
+log "pip download scikit-image==$SKIMAGE_VERSION"
+if ! python3 -m pip download --no-deps --only-binary=:all: "${SKIMAGE_PIP_TARGET[@]}" \
+        "scikit-image==$SKIMAGE_VERSION" -d "$TMP/dl" >"$TMP/pip.log" 2>&1; then
+    tail -n 20 "$TMP/pip.log" >&2
+    die "pip download of scikit-image==$SKIMAGE_VERSION failed (log above)"
+fi
+WHEEL="$TMP/dl/$SKIMAGE_WHEEL"
+[[ -f $WHEEL ]] || die "pip did not fetch $SKIMAGE_WHEEL (got: $(ls "$TMP/dl"))"
+got=$(sha256sum "$WHEEL" | cut -d' ' -f1)
+[[ $got == "$SKIMAGE_WHEEL_SHA256" ]] ||
+    die "$SKIMAGE_WHEEL has sha256 $got, expected $SKIMAGE_WHEEL_SHA256"
+
+# Extract skimage/data/ and check every licence statement against its docstring.
+python3 - "$WHEEL" "$TMP/src/skimage" "$SKIMAGE_FILES" <<'PY'
+import ast, sys, zipfile
+wheel, dest, table = sys.argv[1:4]
+with zipfile.ZipFile(wheel) as z:
+    z.extractall(dest, [n for n in z.namelist() if n.startswith("skimage/data/")])
+src = open(f"{dest}/skimage/data/_fetchers.py", encoding="utf-8").read()
+docs = {f.name: " ".join((ast.get_docstring(f) or "").split())
+        for f in ast.walk(ast.parse(src)) if isinstance(f, ast.FunctionDef)}
+for row in table.splitlines():
+    name, _subset, func, _author, _lic, statement = row.split("\t")
+    if statement not in docs.get(func, ""):
+        sys.exit(f"build-corpus: error: skimage.data.{func}() docstring no longer says "
+                 f"{statement!r}: re-check the licence of {name}")
+PY
+
+while IFS=$'\t' read -r name subset func author licence statement; do
+    f="$TMP/src/skimage/skimage/data/$name"
+    [[ -f $f ]] || die "$name is missing from $SKIMAGE_WHEEL"
+    cp "$f" "$STAGE/$subset/skimage-$name"
+    printf '%s\t%s\t%s\t%s\n' "$subset/skimage-$name" \
+        "PyPI \`scikit-image\` $SKIMAGE_VERSION wheel, \`skimage/data/$name\`" \
+        "$author" "$licence (\`skimage.data.$func()\`: \"${statement//\`/}\")" >>"$ROWS"
+done <<<"$SKIMAGE_FILES"
+
+# ---------------------------------------------------------------------------
+# 2. Debian lomiri-wallpapers packages.
+
+# Prints "file<TAB>licence<TAB>copyright" for every usr/share/backgrounds/* of an
+# extracted package, from its DEP-5 copyright file: paragraphs split on blank
+# lines, continuation lines (leading space) joined to their field, a Files: field
+# lists whitespace-separated patterns (* and ? wildcards, last matching paragraph
+# wins). Upstream keeps the images of release R in R/, so the installed
+# backgrounds/NAME of lomiri-wallpapers-R is the source file R/NAME.
+dep5_licences() { # root package
+    python3 - "$1" "$2" <<'PY'
+import os, re, sys
+root, pkg = sys.argv[1:3]
+release = pkg.removeprefix("lomiri-wallpapers-")
+paras, cur, field = [], {}, None
+for line in open(f"{root}/usr/share/doc/{pkg}/copyright", encoding="utf-8"):
+    line = line.rstrip("\n")
+    if not line.strip():
+        if cur: paras.append(cur)
+        cur, field = {}, None
+    elif line[0] in " \t":
+        if field is None: sys.exit(f"{pkg}: continuation line before any field: {line!r}")
+        cur[field].append(line.strip())
+    else:
+        field, _, value = line.partition(":")
+        cur[field.strip()] = [value.strip()]
+if cur: paras.append(cur)
+
+def glob_re(pat):
+    out = []
+    for c in re.split(r"(\\.|\*|\?)", pat):
+        out.append(".*" if c == "*" else "." if c == "?" else
+                   re.escape(c[1:] if c.startswith("\\") else c))
+    return re.compile("".join(out) + r"\Z")
+
+stanzas = [(p["Files"], p) for p in paras if "Files" in p]
+stanzas = [([glob_re(x) for v in files for x in v.split()], p) for files, p in stanzas]
+bg = f"{root}/usr/share/backgrounds"
+for name in sorted(os.listdir(bg)):
+    path, hit = f"{release}/{name}", None
+    for pats, p in stanzas:
+        if any(r.match(path) for r in pats):
+            hit = p
+    if hit is None or "License" not in hit or "Copyright" not in hit:
+        sys.exit(f"build-corpus: error: {pkg}: no Files/Copyright/License paragraph covers {path}")
+    lic = hit["License"][0]
+    cr = "; ".join(x for x in hit["Copyright"] if x)
+    print(f"{name}\t{lic}\t{cr}")
+PY
+}
+
+in_list() { # word list...
+    local w=$1; shift
+    local x; for x in "$@"; do [[ $x == "$w" ]] && return 0; done
+    return 1
+}
+
+TAKEN=$(printf '%s or ' "${LOMIRI_LICENCES[@]}"); TAKEN=${TAKEN% or }
+declare -A PKG_VERSION
+for pkg in "${LOMIRI_PACKAGES[@]}"; do
+    log "apt-get download $pkg"
+    mkdir -p "$TMP/dl/$pkg"
+    if ! (cd "$TMP/dl/$pkg" && apt-get download "$pkg") >"$TMP/apt-$pkg.log" 2>&1; then
+        cat "$TMP/apt-$pkg.log" >&2
+        die "apt-get download $pkg failed (log above; without package lists run 'apt-get update' as root first)"
+    fi
+    grep -v "_apt\|^Get:\|^Fetched" "$TMP/apt-$pkg.log" >&2 || true
+    debs=("$TMP/dl/$pkg"/*.deb)
+    [[ ${#debs[@]} -eq 1 && -f ${debs[0]} ]] || die "apt-get download $pkg produced no single .deb"
+    [[ $(dpkg-deb -f "${debs[0]}" Package) == "$pkg" ]] || die "${debs[0]} is not $pkg"
+    PKG_VERSION[$pkg]=$(dpkg-deb -f "${debs[0]}" Version)
+    dpkg-deb -x "${debs[0]}" "$TMP/src/$pkg"
+
+    dep5_licences "$TMP/src/$pkg" "$pkg" >"$TMP/lic-$pkg.tsv" || die "parsing the copyright file of $pkg failed"
+    [[ -s "$TMP/lic-$pkg.tsv" ]] || die "$pkg has no usr/share/backgrounds/ images"
+    while IFS=$'\t' read -r name licence copyright; do
+        if ! in_list "$licence" "${LOMIRI_LICENCES[@]}"; then
+            log "  skip $name ($licence)"
+            printf '%s\t%s\t%s\n' "$name" "$pkg" "$licence (only $TAKEN taken)" >>"$SKIPPED"
+            continue
+        fi
+        if in_list "$name" "${LOMIRI_NOT_PHOTOS[@]}"; then
+            log "  skip $name ($licence, not a photograph)"
+            printf '%s\t%s\t%s\n' "$name" "$pkg" "$licence, but not a photograph" >>"$SKIPPED"
+            continue
+        fi
+        [[ ! -e "$STAGE/train/lomiri-$name" ]] || die "lomiri-$name comes from two packages"
+        cp "$TMP/src/$pkg/usr/share/backgrounds/$name" "$STAGE/train/lomiri-$name"
+        printf '%s\t%s\t%s\t%s\n' "train/lomiri-$name" \
+            "Debian \`$pkg\` ${PKG_VERSION[$pkg]}, \`/usr/share/backgrounds/$name\`" \
+            "© $copyright" "$licence (\`/usr/share/doc/$pkg/copyright\`)" >>"$ROWS"
+    done <"$TMP/lic-$pkg.tsv"
+done
+
+# ---------------------------------------------------------------------------
+# 3. Checks: no evaluation sample (by name or by content), held/ and train/ disjoint.
+
+eval_sums=()
+for s in "${EVAL_SAMPLES[@]}"; do
+    for dir in "$TMP/src/skimage/skimage/data" "$REPO_SAMPLES"; do
+        if [[ -f "$dir/$s" ]]; then eval_sums+=("$(sha256sum "$dir/$s" | cut -d' ' -f1)"); fi
+    done
+done
+[[ ${#eval_sums[@]} -ge ${#EVAL_SAMPLES[@]} ]] || die "could not hash the evaluation samples"
+for f in "$STAGE"/train/* "$STAGE"/held/*; do
+    base=${f##*/}
+    for s in "${EVAL_SAMPLES[@]}"; do # by name: any file whose name holds "astronaut", ...
+        if [[ $base == *"${s%.*}"* ]]; then
+            die "evaluation sample $s would enter the corpus as $base"
+        fi
+    done
+    if in_list "$(sha256sum "$f" | cut -d' ' -f1)" "${eval_sums[@]}"; then
+        die "$base is byte-identical to an evaluation sample"
+    fi
+done
+for f in "$STAGE"/held/*; do
+    [[ ! -e "$STAGE/train/${f##*/}" ]] || die "${f##*/} is in both train/ and held/"
+done
+n_train=$(find "$STAGE/train" -type f | wc -l)
+n_held=$(find "$STAGE/held" -type f | wc -l)
+[[ $n_held -eq 3 ]] || die "held/ has $n_held files, expected 3"
+[[ $n_train -gt 0 ]] || die "train/ is empty"
+
+# ---------------------------------------------------------------------------
+# 4. SOURCES.md (deterministic: sorted, no dates).
+
+{
+    echo "# Corpus sources"
+    echo
+    echo "Generated by \`scripts/build-corpus.sh\`; do not edit (see \`docs/corpus.md\`)."
+    echo "Every image is copied unchanged from the package named in its row."
+    echo
+    echo "Inputs:"
+    echo
+    echo "- PyPI \`scikit-image\` $SKIMAGE_VERSION, wheel \`$SKIMAGE_WHEEL\`"
+    echo "  (sha256 \`$SKIMAGE_WHEEL_SHA256\`); licence statements quoted from the"
+    echo "  docstrings of the loaders in \`skimage/data/_fetchers.py\`."
+    for pkg in "${LOMIRI_PACKAGES[@]}"; do
+        n=$(grep -c "^train/lomiri-.*\`$pkg\`" "$ROWS" || true)
+        echo "- Debian \`$pkg\` ${PKG_VERSION[$pkg]}; licences from its DEP-5 file"
+        echo "  \`/usr/share/doc/$pkg/copyright\`; files under $TAKEN taken: $n."
+    done
+    echo
+    echo "Licences: CC0 / CC0-1.0 = <https://creativecommons.org/publicdomain/zero/1.0/>;"
+    echo "CC-BY-4.0 = <https://creativecommons.org/licenses/by/4.0/> (attribution: the"
+    echo "author/copyright column; the files are unmodified)."
+    echo
+    echo "| file | origin | author / copyright | licence |"
+    echo "|---|---|---|---|"
+    LC_ALL=C sort "$ROWS" | while IFS=$'\t' read -r file origin author licence; do
+        printf '| `%s` | %s | %s | %s |\n' "$file" "$origin" "${author//|/\\|}" "${licence//|/\\|}"
+    done
+    echo
+    echo "Left out of the packages above (scikit-image files not listed are left out"
+    echo "on purpose too: \`docs/corpus.md\` says why):"
+    echo
+    echo "| package file | package | reason |"
+    echo "|---|---|---|"
+    LC_ALL=C sort "$SKIPPED" | while IFS=$'\t' read -r file pkg reason; do
+        printf '| `%s` | `%s` | %s |\n' "$file" "$pkg" "$reason"
+    done
+    echo
+    echo "SHA-256 (\`cd OUT_DIR && sha256sum -c\` on this block):"
+    echo
+    echo '```'
+    (cd "$STAGE" && find train held -type f | LC_ALL=C sort | xargs sha256sum)
+    echo '```'
+} >"$STAGE/SOURCES.md"
+
+# ---------------------------------------------------------------------------
+# 5. Install into OUT (replacing only what this script owns).
+
+mkdir -p "$OUT"
+rm -rf "$OUT/train" "$OUT/held" "$OUT/SOURCES.md"
+cp -R "$STAGE/train" "$STAGE/held" "$STAGE/SOURCES.md" "$OUT/"
+
+bytes=$(du -sb "$OUT/train" "$OUT/held" | awk '{s += $1} END {print s}')
+log "done in $((SECONDS - START)) s: $OUT/train ($n_train files), $OUT/held ($n_held files),"
+log "  $((bytes / 1024)) KiB in all; sources and licences in $OUT/SOURCES.md"
