@@ -329,12 +329,14 @@ mod tests {
         GeneratorKind::Classical.build(&DiffusionSettings::default()).expect("classical")
     }
 
-    /// The default generator is the embedded int8 diffusion model. On the same
-    /// transmission it keeps the key pixels exactly as the classical fill does (both
-    /// show the analog estimate there) and regenerates the rest differently.
+    /// `generator = "diffusion"` with default settings is the embedded int8 model (the
+    /// default generator is still the classical fill). On the same transmission it keeps
+    /// the key pixels exactly as the classical fill does (both show the analog estimate
+    /// there) and regenerates the rest differently.
     #[test]
-    fn the_default_diffusion_generator_keeps_key_pixels_and_fills_the_rest() {
-        let diffusion = GeneratorKind::default().build(&DiffusionSettings::default()).expect("embedded model");
+    fn the_embedded_diffusion_generator_keeps_key_pixels_and_fills_the_rest() {
+        assert_eq!(GeneratorKind::default(), GeneratorKind::Classical);
+        let diffusion = GeneratorKind::Diffusion.build(&DiffusionSettings::default()).expect("embedded model");
         assert_eq!(diffusion.name(), "diffusion-int8");
         let img = image::imageops::crop_imm(&sample(), 100, 50, 128, 128).to_image();
         let cfg = SemanticConfig::default();
