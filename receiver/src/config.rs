@@ -27,8 +27,8 @@ pub struct ReceiverConfig {
     /// Semantic codec parameters (`[semantic]`); must match the sender's. The
     /// transmission header says which codec each transmission uses.
     pub semantic: SemanticConfig,
-    /// Generator that fills the non-key regions: "diffusion" (the default: the
-    /// embedded int8 model, or the files in `[diffusion]`) or "classical" (model-free).
+    /// Generator that fills the non-key regions: "classical" (model-free, the default)
+    /// or "diffusion" (the embedded int8 model, or the files in `[diffusion]`).
     pub generator: GeneratorKind,
     /// The diffusion generator's model files and sampling (`[diffusion]`); loaded once
     /// at startup when `generator = "diffusion"`.
@@ -75,12 +75,12 @@ mod tests {
 
     use super::*;
 
-    /// The example configuration selects the default generator, the embedded
-    /// diffusion model with default sampling; `[diffusion]` keys are read (and unknown
-    /// ones refused), as is `generator = "classical"`; an unknown generator is an error
+    /// The example configuration selects the default generator, the classical fill, and
+    /// documents `[diffusion]` with its defaults; `[diffusion]` keys are read (and unknown
+    /// ones refused), as is `generator = "diffusion"`; an unknown generator is an error
     /// that names it.
     #[test]
-    fn example_config_selects_the_diffusion_generator() {
+    fn example_config_selects_the_default_generator() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/config/receiver.toml");
         let cfg: ReceiverConfig = load(&Layers::new("SEMCOM_RECEIVER_TEST_EXAMPLE").file(Some(&path))).expect("load");
         assert_eq!(cfg.generator, GeneratorKind::Classical);
