@@ -71,19 +71,7 @@ impl PatchInputs {
         let p = cfg.patch;
         let (gw, gh) = (pw / p, ph / p);
 
-        // Padded pixels, channel-major, in [-1, 1].
-        let mut px = vec![0f32; 3 * pw * ph];
-        for y in 0..ph {
-            let sy = y.min(h as usize - 1);
-            for x in 0..pw {
-                let sx = x.min(w as usize - 1);
-                let v = analog_rgb.get_pixel(sx as u32, sy as u32).0;
-                for c in 0..3 {
-                    px[c * pw * ph + y * pw + x] = f32::from(v[c]) / 127.5 - 1.0;
-                }
-            }
-        }
-        let analog_pixels = Tensor::from_vec(px, (1, 3, ph, pw), device)?;
+        let analog_pixels = padded_tensor(&analog_rgb, pw, ph, device)?;
         let analog = space_to_depth(&analog_pixels, p)?;
 
         // A patch counts as key when its centre pixel is (blocks are multiples of the
@@ -141,17 +129,7 @@ impl PatchInputs {
             );
         }
         let (_, _, ph, pw) = self.analog_pixels.dims4()?;
-        let mut px = vec![0f32; 3 * pw * ph];
-        for y in 0..ph {
-            let sy = y.min(self.height as usize - 1) as u32;
-            for x in 0..pw {
-                let v = image.get_pixel(x.min(self.width as usize - 1) as u32, sy).0;
-                for c in 0..3 {
-                    px[c * pw * ph + y * pw + x] = f32::from(v[c]) / 127.5 - 1.0;
-                }
-            }
-        }
-        let x = Tensor::from_vec(px, (1, 3, ph, pw), self.analog_pixels.device())?;
+        let x = padded_tensor(image, pw, ph, self.analog_pixels.device())?;
         space_to_depth(&((x - &self.analog_pixels)? * cfg.residual_scale)?, cfg.patch)
     }
 
@@ -209,6 +187,23 @@ impl PatchInputs {
         }
         Ok(out)
     }
+}
+
+/// `img` as a `(1, 3, ph, pw)` tensor in `[-1, 1]`, padded to `pw × ph` by repeating
+/// its last row and column.
+fn padded_tensor(img: &RgbImage, pw: usize, ph: usize, device: &Device) -> Result<Tensor> {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let mut px = vec![0f32; 3 * pw * ph];
+    for y in 0..ph {
+        let sy = y.min(h - 1) as u32;
+        for x in 0..pw {
+            let v = img.get_pixel(x.min(w - 1) as u32, sy).0;
+            for c in 0..3 {
+                px[c * pw * ph + y * pw + x] = f32::from(v[c]) / 127.5 - 1.0;
+            }
+        }
+    }
+    Tensor::from_vec(px, (1, 3, ph, pw), device)
 }
 
 /// Chessboard distance (1…seam) from each non-key pixel to the nearest key pixel, `None`

@@ -16,10 +16,7 @@ use candle_core::{DType, Device, Result, Tensor};
 
 use crate::layers::LoraConfig;
 use crate::unet::Config;
-
-fn msg(e: impl std::fmt::Display) -> candle_core::Error {
-    candle_core::Error::Msg(e.to_string())
-}
+use crate::weights::{msg, safetensors_metadata};
 
 /// A loaded adapter.
 #[derive(Debug, Clone)]
@@ -32,8 +29,7 @@ pub struct Adapter {
 
 impl Adapter {
     pub fn from_bytes(data: &[u8], device: &Device) -> Result<Self> {
-        let (_, meta) = safetensors::SafeTensors::read_metadata(data).map_err(|e| msg(format!("adapter file: {e}")))?;
-        let meta = meta.metadata().clone().unwrap_or_default();
+        let meta = safetensors_metadata(data).map_err(|e| msg(format!("adapter file: {e}")))?;
         let get = |k: &str| meta.get(k).ok_or_else(|| msg(format!("adapter file: no {k} metadata")));
         let lora: LoraConfig =
             serde_json::from_str(get("semcom.lora")?).map_err(|e| msg(format!("semcom.lora: {e}")))?;

@@ -63,6 +63,26 @@ pub fn new_unet_trainable(cfg: &Config, device: &Device) -> Result<(UNet, VarMap
     Ok((model, varmap))
 }
 
+/// A message error (the crate's errors are candle's).
+pub(crate) fn msg(e: impl std::fmt::Display) -> candle_core::Error {
+    candle_core::Error::Msg(e.to_string())
+}
+
+/// The string metadata of a safetensors buffer (empty when it has none).
+pub(crate) fn safetensors_metadata(data: &[u8]) -> Result<HashMap<String, String>> {
+    let (_, meta) = safetensors::SafeTensors::read_metadata(data).map_err(msg)?;
+    Ok(meta.metadata().clone().unwrap_or_default())
+}
+
+/// The variables of a `VarMap` with their names, in name order (optimiser state and
+/// checkpoints rely on a stable order).
+pub fn sorted_vars(vm: &VarMap) -> Result<Vec<(String, candle_core::Var)>> {
+    let data = vm.data().lock().map_err(|_| msg("varmap lock poisoned"))?;
+    let mut v: Vec<(String, candle_core::Var)> = data.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(v)
+}
+
 /// Redraws every variable of `vm` from `NoiseRng(seed)` (candle's CPU initialisers cannot be
 /// seeded), with the distributions the layers use: `.weight` of rank ≥ 2 Kaiming normal
 /// (std √2/√fan_in), the matching `.bias` uniform ±1/√fan_in, `lora_a` normal with std
@@ -127,9 +147,7 @@ pub struct ModelFile {
 impl ModelFile {
     /// Parses a model file from memory (e.g. weights embedded with `include_bytes!`).
     pub fn from_bytes(data: &[u8], device: &Device) -> Result<Self> {
-        let (_, meta) = safetensors::SafeTensors::read_metadata(data)
-            .map_err(|e| candle_core::Error::Msg(format!("model file: {e}")))?;
-        let meta: HashMap<String, String> = meta.metadata().clone().unwrap_or_default();
+        let meta = safetensors_metadata(data).map_err(|e| msg(format!("model file: {e}")))?;
         let get = |k: &str| meta.get(k).ok_or_else(|| candle_core::Error::Msg(format!("model file: no {k} metadata")));
         let json = |k: &str, v: &str| candle_core::Error::Msg(format!("model file: {k}: {v}"));
         let unet: Config =

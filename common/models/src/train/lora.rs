@@ -8,7 +8,7 @@
 
 use std::path::PathBuf;
 
-use candle_core::{DType, Device, Result, Var};
+use candle_core::{DType, Device, Result};
 use candle_nn::{VarBuilder, VarMap};
 use serde::{Deserialize, Serialize};
 
@@ -20,11 +20,7 @@ use crate::lora::Adapter;
 use crate::rng::NoiseRng;
 use crate::schedule::NoiseSchedule;
 use crate::unet::UNet;
-use crate::weights::{varmap_tensors, ModelFile};
-
-fn msg(e: impl std::fmt::Display) -> candle_core::Error {
-    candle_core::Error::Msg(e.to_string())
-}
+use crate::weights::{msg, sorted_vars, varmap_tensors, ModelFile};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LoraTrainOptions {
@@ -148,12 +144,7 @@ pub fn train_lora(opts: &LoraTrainOptions, dev: &Device, mut on_step: impl FnMut
         .with_lora(VarBuilder::from_varmap(&vm, DType::F32, dev), opts.lora)?;
     let model = UNet::new(&base.unet, &w)?;
     crate::weights::reseed(&vm, opts.seed)?;
-    let vars: Vec<(String, Var)> = {
-        let data = vm.data().lock().map_err(|_| msg("varmap lock poisoned"))?;
-        let mut v: Vec<(String, Var)> = data.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        v.sort_by(|a, b| a.0.cmp(&b.0));
-        v
-    };
+    let vars = sorted_vars(&vm)?;
     let adapter_params = vars.iter().map(|(_, v)| v.elem_count()).sum();
     let mut opt = AdamW::new(vars, 0.0)?;
     let ranges = ConditionRanges::default();

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use candle_core::{DType, Device, Result, Tensor, Var};
+use candle_core::{DType, Device, Result, Tensor};
 use candle_nn::VarMap;
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
@@ -22,13 +22,9 @@ use crate::conditions::PatchInputs;
 use crate::rng::NoiseRng;
 use crate::schedule::{NoiseSchedule, ScheduleConfig};
 use crate::unet::{Conditioning, Config, UNet};
-use crate::weights::{new_unet_trainable, save_model, varmap_tensors, WeightFormat};
+use crate::weights::{msg, new_unet_trainable, safetensors_metadata, save_model, sorted_vars, varmap_tensors, WeightFormat};
 use adam::AdamW;
 use data::{random_crop, received_conditions, ConditionRanges, Corpus};
-
-fn msg(e: impl std::fmt::Display) -> candle_core::Error {
-    candle_core::Error::Msg(e.to_string())
-}
 
 /// Settings of `semcom train diffusion`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -264,8 +260,7 @@ struct Checkpoint {
 
 fn load_checkpoint(path: &Path, dev: &Device) -> Result<Checkpoint> {
     let data = std::fs::read(path).map_err(|e| msg(format!("{}: {e}", path.display())))?;
-    let (_, meta) = safetensors::SafeTensors::read_metadata(&data).map_err(msg)?;
-    let meta = meta.metadata().clone().unwrap_or_default();
+    let meta = safetensors_metadata(&data)?;
     let step = meta.get("semcom.step").and_then(|s| s.parse().ok()).ok_or_else(|| msg("checkpoint: no step"))?;
     let elapsed_s = meta.get("semcom.elapsed_s").and_then(|s| s.parse().ok()).unwrap_or(0.0);
     let unet: Config =
@@ -312,12 +307,7 @@ pub fn train_diffusion(
     }
     let (model, vm) = new_unet_trainable(&cfg, dev)?;
     crate::weights::reseed(&vm, opts.seed)?;
-    let vars: Vec<(String, Var)> = {
-        let data = vm.data().lock().map_err(|_| msg("varmap lock poisoned"))?;
-        let mut v: Vec<(String, Var)> = data.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        v.sort_by(|a, b| a.0.cmp(&b.0));
-        v
-    };
+    let vars = sorted_vars(&vm)?;
     let params: usize = vars.iter().map(|(_, v)| v.elem_count()).sum();
     let mut opt = AdamW::new(vars, opts.weight_decay)?;
     let (start, mut elapsed) = match &ckpt {
