@@ -9,39 +9,19 @@
 //! (defaults: common/models/weights, 5 timed runs per variant on the 512×512 image).
 
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 use image::RgbImage;
 use semcom_cli::eval::channel::{transmit, ChannelKind, ChannelSpec};
-use semcom_codec::generate::{ClassicalFill, GenerateError, Generator, GeneratorInput};
+use semcom_codec::generate::{ClassicalFill, Generator};
 use semcom_codec::semantic::{self, SemanticConfig, SemanticRequest};
 use semcom_codec::softcast::Received;
 use semcom_models::candle::Device;
-use semcom_models::train::data::ReceivedConditions;
+use semcom_models::train::data::{CaptureInput, ReceivedConditions};
 use semcom_models::{build_generator, DiffusionSettings, LoraMode};
 
 /// Records what the decoder hands its generator (and fills with the classical fill).
-struct Capture(Mutex<Option<ReceivedConditions>>);
-
-impl Generator for Capture {
-    fn name(&self) -> &str {
-        "capture"
-    }
-    fn generate(&self, input: &GeneratorInput<'_>) -> Result<RgbImage, GenerateError> {
-        if let Ok(mut g) = self.0.lock() {
-            *g = Some(ReceivedConditions {
-                analog: input.analog.clone(),
-                analog_valid: input.analog_valid,
-                key: input.key.clone(),
-                prompt: input.prompt.clone(),
-            });
-        }
-        ClassicalFill::default().generate(input)
-    }
-}
-
 struct Sample {
     name: String,
     image: RgbImage,
@@ -57,9 +37,9 @@ fn receive(name: &str, image: RgbImage) -> Result<Sample> {
     let out = transmit(&tx.segments, &spec)?;
     let mut rx = Received::from_segments(&tx.segments, tx.report.mcs);
     rx.stream = out.stream;
-    let cap = Capture(Mutex::new(None));
+    let cap = CaptureInput::default();
     semantic::decode(&rx, &cfg, &cap)?;
-    let received = cap.0.into_inner().ok().flatten().context("decoder did not call the generator")?;
+    let received = cap.take().context("decoder did not call the generator")?;
     let non_key = received.key.pixel_mask(image.width(), image.height()).iter().map(|k| !k).collect();
     Ok(Sample { name: name.into(), image, received, non_key })
 }

@@ -208,6 +208,10 @@ enum Command {
         /// DDIM steps of semcom-diffusion (1-10; default: the receiver's default).
         #[arg(long)]
         diffusion_steps: Option<usize>,
+        /// Where semcom-diffusion's sampling starts, (0, 1]: 1 = pure noise, below 1 =
+        /// the classical fill noised to that level (default: the receiver's default).
+        #[arg(long)]
+        diffusion_start: Option<f64>,
         /// Channel realisations per cell.
         #[arg(long, default_value_t = 1)]
         realisations: u32,
@@ -400,6 +404,7 @@ async fn main() -> Result<()> {
             mcs,
             diffusion_weights,
             diffusion_steps,
+            diffusion_start,
             realisations,
             seed,
             jobs,
@@ -419,6 +424,9 @@ async fn main() -> Result<()> {
             opts.diffusion.weights = diffusion_weights;
             if let Some(steps) = diffusion_steps {
                 opts.diffusion.steps = steps;
+            }
+            if let Some(start) = diffusion_start {
+                opts.diffusion.start = start;
             }
             opts.realisations = realisations;
             opts.seed = seed;

@@ -106,7 +106,10 @@ mod tests {
             (documented.lora_mode, documented.steps, documented.seam),
             (defaults.lora_mode, defaults.steps, defaults.seam)
         );
-        assert_eq!((documented.strength, documented.luma_only), (defaults.strength, defaults.luma_only));
+        assert_eq!(
+            (documented.strength, documented.luma_only, documented.start),
+            (defaults.strength, defaults.luma_only, defaults.start)
+        );
         let keys = serde_json::to_value(&defaults).expect("JSON");
         for key in keys.as_object().expect("fields").keys() {
             assert!(section.contains(&format!("{key} = ")), "[diffusion] key {key} not documented in the example");

@@ -195,3 +195,94 @@ fn safe_prior_repairs_failed_segments() {
     assert_eq!(safe_prior(&p, &[]).prompt, p);
     assert_eq!(safe_prior(&p, &[99]).prompt, p);
 }
+
+/// Left 64 columns flat grey, right 64 columns fine checkerboard noise; one segment.
+fn half_textured() -> (RgbImage, BlockMask) {
+    let img = RgbImage::from_fn(128, 64, |x, y| {
+        if x < 64 {
+            Rgb([120, 120, 120])
+        } else {
+            let v = if (x * 7 + y * 13) % 5 < 2 { 40 } else { 200 };
+            Rgb([v, v, v])
+        }
+    });
+    (img, BlockMask::new(8, 4, 16, vec![true; 32]).unwrap())
+}
+
+#[test]
+fn detail_map_says_where_the_texture_is() {
+    use semcom_codec::prompt::detail_map::{dequantise_detail, segment_cells, unpack};
+    let (img, nk) = half_textured();
+    let p = describe(&img, &nk, PromptDetail::Full);
+    assert_eq!(p.segments.len(), 1);
+    let t = p.segments[0].texture.as_ref().unwrap();
+    // 8 × 4 blocks → 4 × 2 cells of 2 × 2 blocks, packed two per byte.
+    let cells = segment_cells(&nk);
+    assert_eq!(cells.len(), 8);
+    assert_eq!(t.block_detail.len(), 4);
+    let q = unpack(&t.block_detail, cells.len()).unwrap();
+    // Cells 0 and 4 are flat: zero gradient → 0 (the quantiser of log2(1 + 0)); cells 1
+    // and 5 are flat but for their last column, whose central difference sees the texture.
+    assert!(q[0] == 0 && q[4] == 0, "{q:?}");
+    assert!(q[1] + 4 <= q[2] && q[5] + 4 <= q[6], "{q:?}");
+    // Textured cells: the mean gx² + gy² of the luma over the cell (central differences,
+    // one-sided at the image border), within the quantiser's half octave.
+    let luma: Vec<f64> = img.pixels().map(|p| 0.299 * p[0] as f64 + 0.587 * p[1] as f64 + 0.114 * p[2] as f64).collect();
+    let at = |x: usize, y: usize| luma[y * 128 + x];
+    let d = |p: Option<f64>, c: f64, n: Option<f64>| match (p, n) {
+        (Some(p), Some(n)) => (n - p) / 2.0,
+        (Some(p), None) => c - p,
+        (None, Some(n)) => n - c,
+        (None, None) => 0.0,
+    };
+    for (k, y0) in [(3, 0usize), (7, 32)] {
+        let (mut sum, mut n) = (0.0, 0.0);
+        for y in y0..y0 + 32 {
+            for x in 96..128usize {
+                let gx = d((x > 0).then(|| at(x - 1, y)), at(x, y), (x < 127).then(|| at(x + 1, y)));
+                let gy = d((y > 0).then(|| at(x, y - 1)), at(x, y), (y < 63).then(|| at(x, y + 1)));
+                sum += gx * gx + gy * gy;
+                n += 1.0;
+            }
+        }
+        let ratio = dequantise_detail(q[k]) / (sum / n);
+        assert!((0.70..=1.42).contains(&ratio), "cell {k}: q {} → {ratio}", q[k]);
+    }
+    // Reduced and Minimal send no map; the Full prompt round-trips with it.
+    for d in [PromptDetail::Reduced, PromptDetail::Minimal] {
+        assert!(describe(&img, &nk, d).segments.iter().all(|s| s.texture.as_ref().unwrap().block_detail.is_empty()));
+    }
+    let limits = PromptLimits::default();
+    assert_eq!(decode_prompt(&encode_prompt(&p), &limits).unwrap(), p);
+}
+
+#[test]
+fn detail_map_of_the_wrong_length_is_rejected() {
+    let (img, nk) = half_textured();
+    let limits = PromptLimits::default();
+    let p = describe(&img, &nk, PromptDetail::Full);
+    for len in [1usize, 3, 5, 40] {
+        let mut q = p.clone();
+        q.segments[0].texture.as_mut().unwrap().block_detail = vec![0x11; len];
+        let err = validate(&q, &limits).unwrap_err().to_string();
+        assert!(err.contains("detail map"), "{len}: {err}");
+        assert!(decode_prompt(&encode_prompt(&q), &limits).is_err());
+    }
+}
+
+#[test]
+fn texture_features_carry_the_map_per_block() {
+    use semcom_codec::prompt::{texture_features, TEXTURE_FEATURES};
+    let (img, nk) = half_textured();
+    let full = texture_features(&describe(&img, &nk, PromptDetail::Full)).unwrap();
+    let (value, known) = (TEXTURE_FEATURES - 2, TEXTURE_FEATURES - 1);
+    // Block (0, 0) is flat, block (7, 3) textured; every block knows the map.
+    assert!(full.iter().all(|f| f[known] == 1.0));
+    assert_eq!(full[0][value], 0.0);
+    assert!(full[3 * 8 + 7][value] > 0.5, "{:?}", full[31]);
+    // Blocks of one cell share its value.
+    assert_eq!(full[6][value], full[7][value]);
+    assert_eq!(full[6][value], full[8 + 7][value]);
+    let reduced = texture_features(&describe(&img, &nk, PromptDetail::Reduced)).unwrap();
+    assert!(reduced.iter().all(|f| f[known] == 0.0 && f[value] == 0.0));
+}

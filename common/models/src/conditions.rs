@@ -87,24 +87,24 @@ impl PatchInputs {
         let mask = Tensor::from_vec(mask, (1, 1, gh, gw), device)?;
 
         let texture = if cfg.texture_features > 0 {
-            if cfg.texture_features != TEXTURE_FEATURES {
-                candle_core::bail!(
-                    "model takes {} texture features, the prompt gives {TEXTURE_FEATURES}",
-                    cfg.texture_features
-                );
+            // Features only ever grow at the end, so a model trained on an earlier prompt
+            // takes the first ones it knows.
+            let nf = cfg.texture_features;
+            if nf > TEXTURE_FEATURES {
+                candle_core::bail!("model takes {nf} texture features, the prompt gives {TEXTURE_FEATURES}");
             }
             let feats = texture_features(input.prompt).map_err(|e| candle_core::Error::Msg(format!("prompt: {e}")))?;
             let wb = w.div_ceil(input.prompt.block.max(1)) as usize;
             let pb = input.prompt.block.max(1) as usize;
-            let mut t = vec![0f32; TEXTURE_FEATURES * gh * gw];
+            let mut t = vec![0f32; nf * gh * gw];
             for i in 0..gh * gw {
                 let (x, y) = centre(i % gw, i / gw);
                 let f = &feats[(y / pb) * wb + x / pb];
-                for (k, v) in f.iter().enumerate() {
+                for (k, v) in f.iter().take(nf).enumerate() {
                     t[k * gh * gw + i] = *v;
                 }
             }
-            Some(Tensor::from_vec(t, (1, TEXTURE_FEATURES, gh, gw), device)?)
+            Some(Tensor::from_vec(t, (1, nf, gh, gw), device)?)
         } else {
             None
         };

@@ -25,12 +25,16 @@ pub struct DdimConfig {
     pub eta: f64,
     /// Clamp the predicted x̂₀ to ±`clip_x0` at every step (0 = no clamp).
     pub clip_x0: f64,
+    /// Where sampling starts, as a fraction of the training timesteps: 1 = from pure
+    /// noise; below 1, from a guide noised to timestep `start·T` (SDEdit, Meng et al.
+    /// 2022), so the model refines the guide instead of inventing from scratch.
+    pub start: f64,
 }
 
 impl Default for DdimConfig {
     /// 8 steps, η = 0, x̂₀ clamped to ±12 (twice the largest residual at scale 6).
     fn default() -> Self {
-        Self { steps: 8, eta: 0.0, clip_x0: 12.0 }
+        Self { steps: 8, eta: 0.0, clip_x0: 12.0, start: 1.0 }
     }
 }
 
@@ -43,10 +47,15 @@ pub struct DdimSampler {
 }
 
 impl DdimSampler {
-    /// Chooses `steps` timesteps with "trailing" spacing (Lin et al. 2024): the first step
-    /// is the last training timestep, so sampling starts from (almost) pure noise.
+    /// Chooses `steps` timesteps with "trailing" spacing (Lin et al. 2024) over the first
+    /// `start·T` training timesteps: with `start = 1` the first step is the last training
+    /// timestep, so sampling starts from (almost) pure noise.
     pub fn new(schedule: &NoiseSchedule, cfg: &DdimConfig) -> Result<Self> {
-        let n = schedule.num_train_timesteps();
+        let total = schedule.num_train_timesteps();
+        if !(cfg.start > 0.0 && cfg.start <= 1.0) {
+            candle_core::bail!("ddim: start must be in (0, 1], got {}", cfg.start);
+        }
+        let n = ((cfg.start * total as f64).round() as usize).clamp(1, total);
         if cfg.steps == 0 || cfg.steps > n {
             candle_core::bail!("ddim: steps must be in 1..={n}, got {}", cfg.steps);
         }
@@ -69,13 +78,42 @@ impl DdimSampler {
     }
 
     /// Samples the residual `(B, 3·p², h, w)` given the conditioning (shapes as in
-    /// [`UNet::forward`]).
+    /// [`UNet::forward`]), from pure noise. Errors when the sampler starts below
+    /// `T` (it then needs a guide: [`Self::sample_from`]).
     pub fn sample(&self, model: &UNet, cond: &Conditioning<'_>, seed: u64) -> Result<Tensor> {
+        self.sample_from(model, cond, seed, None)
+    }
+
+    /// Whether sampling starts from a noised guide (`start < 1`).
+    pub fn needs_guide(&self) -> bool {
+        self.cfg.start < 1.0
+    }
+
+    /// [`Self::sample`], starting from `guide` (a residual of the sampled shape) noised to
+    /// the first timestep when the sampler starts below `T`; `guide` is ignored otherwise.
+    pub fn sample_from(
+        &self,
+        model: &UNet,
+        cond: &Conditioning<'_>,
+        seed: u64,
+        guide: Option<&Tensor>,
+    ) -> Result<Tensor> {
         let shape = cond.analog.dims4()?;
         let (b, ..) = shape;
         let dev = cond.analog.device().clone();
         let mut rng = NoiseRng::new(seed);
         let mut x = rng.randn(shape, &dev)?;
+        if self.needs_guide() {
+            let Some(g) = guide else {
+                candle_core::bail!("ddim: a sampler starting at {} of T needs a guide", self.cfg.start);
+            };
+            if g.dims4()? != shape {
+                candle_core::bail!("ddim: guide is {:?}, the sample {shape:?}", g.dims());
+            }
+            // x_t0 = √ᾱ·guide + √(1−ᾱ)·ε
+            let a0 = self.schedule.alpha_bar(self.timesteps[0]);
+            x = ((g * a0.sqrt())? + (x * (1.0 - a0).sqrt())?)?;
+        }
         for (i, &t) in self.timesteps.iter().enumerate() {
             let a_t = self.schedule.alpha_bar(t);
             let a_prev = match self.timesteps.get(i + 1) {

@@ -3,7 +3,7 @@
 
 use candle_core::Device;
 use image::RgbImage;
-use semcom_codec::generate::{GenerateError, Generator, GeneratorInput};
+use semcom_codec::generate::{ClassicalFill, GenerateError, Generator, GeneratorInput};
 
 use crate::conditions::PatchInputs;
 use crate::ddim::{DdimConfig, DdimSampler};
@@ -74,7 +74,17 @@ impl Generator for DiffusionGenerator {
         let inputs = PatchInputs::from_generator_input(input, cfg, &self.device)
             .map_err(|e| GenerateError::Input(e.to_string()))?;
         let backend = |e: candle_core::Error| GenerateError::Backend(e.to_string());
-        let residual = self.sampler.sample(&self.model, &inputs.conditioning(), input.seed).map_err(backend)?;
+        // SDEdit start: the classical fill at full texture strength (prompt statistics and
+        // detail map; the output's `strength` scales the result as for a sample from noise)
+        // is the guide the model refines.
+        let guide = if self.sampler.needs_guide() {
+            let img = ClassicalFill { texture_strength: 1.0, ..ClassicalFill::default() }.generate(input)?;
+            Some(inputs.residual_target(&img, cfg).map_err(backend)?)
+        } else {
+            None
+        };
+        let residual =
+            self.sampler.sample_from(&self.model, &inputs.conditioning(), input.seed, guide.as_ref()).map_err(backend)?;
         inputs.compose(&residual, cfg, self.seam, self.strength, self.luma_only).map_err(backend)
     }
 }

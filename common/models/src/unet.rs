@@ -67,11 +67,16 @@ pub struct Config {
     /// `s` in `r = s·(x − a)`: brings the residual to about unit variance (set by the
     /// training command from the corpus).
     pub residual_scale: f64,
+    /// Patch-spectrum gate: `v̂ += Dᵀ(g ⊙ D·r_t)`, with `D` the orthonormal 2-D DCT of
+    /// every p×p patch of every colour channel and `g` a 1×1 convolution of the last
+    /// features (see [`UNet::forward`]). Missing in files written before it: `false`.
+    #[serde(default)]
+    pub spectral_gate: bool,
 }
 
 impl Default for Config {
     /// The embedded default: 8×8 patches, 64 → 128 channels over two levels, one block
-    /// per level, 14 texture features (`semcom_codec::prompt::TEXTURE_FEATURES`), no
+    /// per level, 16 texture features (`semcom_codec::prompt::TEXTURE_FEATURES`), no
     /// attention.
     fn default() -> Self {
         Self {
@@ -79,12 +84,13 @@ impl Default for Config {
             base_channels: 64,
             channel_mults: vec![1, 2],
             blocks_per_level: 1,
-            texture_features: 14,
+            texture_features: 16,
             groups: 8,
             attention: false,
             attention_heads: 4,
             norm_eps: 1e-5,
             residual_scale: 6.0,
+            spectral_gate: true,
         }
     }
 }
@@ -356,6 +362,8 @@ pub struct UNet {
     up: Vec<UpLevel>,
     norm_out: GroupNorm,
     conv_out: Conv,
+    /// The patch-spectrum gate and its DCT matrix `(3·p², 3·p²)` ([`Config::spectral_gate`]).
+    gate: Option<(Conv, Tensor)>,
 }
 
 /// The conditioning of one batch at patch resolution (see the module table).
@@ -423,7 +431,12 @@ impl UNet {
 
         let norm_out = w.pp("norm_out").group_norm(cfg.groups, ch, cfg.norm_eps)?;
         let conv_out = w.pp("conv_out").conv(ch, pc, 1, 1)?;
-        Ok(Self { cfg: cfg.clone(), time, conv_in, down, mid_res, mid_attn, up, norm_out, conv_out })
+        let gate = if cfg.spectral_gate {
+            Some((w.pp("gate").conv(ch, pc, 1, 1)?, patch_dct_matrix(cfg.patch, w.vb().device())?))
+        } else {
+            None
+        };
+        Ok(Self { cfg: cfg.clone(), time, conv_in, down, mid_res, mid_attn, up, norm_out, conv_out, gate })
     }
 
     pub fn config(&self) -> &Config {
@@ -504,6 +517,44 @@ impl UNet {
             }
         }
         // (B, base, h, w) → (B, 3·p², h, w)
-        self.conv_out.forward(&x.apply(&self.norm_out)?.silu()?)
+        let x = x.apply(&self.norm_out)?.silu()?;
+        let out = self.conv_out.forward(&x)?;
+        match &self.gate {
+            None => Ok(out),
+            // The output projection has rank ≤ base per patch, so on its own the model
+            // cannot touch the other 3·p² − base dimensions of r_t, and DDIM carries their
+            // initial noise to the end unchanged (white noise at full amplitude, wherever
+            // the detail is). The gate scales every patch-DCT coefficient of r_t by a
+            // learned, position- and timestep-dependent factor: a full-rank,
+            // per-frequency Wiener-style shrinkage.
+            Some((g, dct)) => out + per_patch(&(g.forward(&x)? * per_patch(r_t, dct)?)?, &dct.t()?),
+        }
     }
+}
+
+/// Orthonormal 2-D DCT-II of each `p × p` patch of each colour channel, as a
+/// `(3·p², 3·p²)` matrix in [`space_to_depth`]'s channel order `c·p² + dy·p + dx`:
+/// `D[(c,u,v), (c,dy,dx)] = C[u][dy]·C[v][dx]`.
+pub fn patch_dct_matrix(p: usize, device: &candle_core::Device) -> Result<Tensor> {
+    let c1 = |k: usize, i: usize| {
+        let a = if k == 0 { (1.0 / p as f64).sqrt() } else { (2.0 / p as f64).sqrt() };
+        a * (std::f64::consts::PI * (2 * i + 1) as f64 * k as f64 / (2 * p) as f64).cos()
+    };
+    let n = IMAGE_CHANNELS * p * p;
+    let mut d = vec![0f32; n * n];
+    for c in 0..IMAGE_CHANNELS {
+        for (u, v, dy, dx) in (0..p).flat_map(|u| (0..p).flat_map(move |v| (0..p).flat_map(move |dy| (0..p).map(move |dx| (u, v, dy, dx))))) {
+            let (row, col) = (c * p * p + u * p + v, c * p * p + dy * p + dx);
+            d[row * n + col] = (c1(u, dy) * c1(v, dx)) as f32;
+        }
+    }
+    Tensor::from_vec(d, (n, n), device)
+}
+
+/// `m · x` for every patch position: `x (B, n, h, w)`, `m (n, n)` → `(B, n, h, w)`.
+fn per_patch(x: &Tensor, m: &Tensor) -> Result<Tensor> {
+    let (b, n, h, w) = x.dims4()?;
+    // (B, n, h·w) → (B, h·w, n) · mᵀ → (B, h·w, n) → (B, n, h, w)
+    let y = x.reshape((b, n, h * w))?.transpose(1, 2)?.contiguous()?.broadcast_matmul(&m.t()?)?;
+    y.transpose(1, 2)?.reshape((b, n, h, w))
 }

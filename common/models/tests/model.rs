@@ -15,7 +15,7 @@ use semcom_models::lora::{merge, Adapter};
 use semcom_models::train::adam::AdamW;
 use semcom_models::train::data::{received_conditions, ConditionRanges};
 use semcom_models::train::{denoising_loss, Batch};
-use semcom_models::unet::{depth_to_space, space_to_depth};
+use semcom_models::unet::{depth_to_space, patch_dct_matrix, space_to_depth};
 use semcom_models::weights::{save_tensors_atomic, varmap_tensors};
 use semcom_models::{
     build_generator, save_model, ComposeSettings, DdimConfig, DdimSampler, DiffusionGenerator, DiffusionSettings,
@@ -572,6 +572,53 @@ fn malformed_model_and_adapter_files_are_errors() -> Result<()> {
 // ---------------------------------------------------------------------------------------
 // 7. Space-to-depth.
 
+/// The spectral gate's transform: orthonormal (D·Dᵀ = I), block diagonal over the colour
+/// channels, and on a patch it is the separable 2-D DCT-II written out: a constant patch
+/// has only a DC coefficient (p × its value); a horizontal cosine of frequency k only
+/// the coefficient (0, k).
+#[test]
+fn patch_dct_is_the_orthonormal_2d_dct_of_each_patch() -> Result<()> {
+    let p = 4;
+    let n = 3 * p * p;
+    let d = patch_dct_matrix(p, &DEV)?;
+    let eye = Tensor::eye(n, DType::F32, &DEV)?;
+    let err = values(&(d.matmul(&d.t()?)? - &eye)?.abs()?)?.into_iter().fold(0f32, f32::max);
+    assert!(err < 1e-5, "D·Dᵀ deviates from I by {err}");
+    let dv = values(&d)?;
+    for c in 0..3 {
+        for c2 in (0..3).filter(|&c2| c2 != c) {
+            for i in 0..p * p {
+                for j in 0..p * p {
+                    assert_eq!(dv[(c * p * p + i) * n + c2 * p * p + j], 0.0, "channels mixed");
+                }
+            }
+        }
+    }
+    // Patch of channel 1 as a column (c·p² + dy·p + dx).
+    let coeffs = |f: &dyn Fn(usize, usize) -> f32| -> Result<Vec<f32>> {
+        let mut x = vec![0f32; n];
+        for dy in 0..p {
+            for dx in 0..p {
+                x[p * p + dy * p + dx] = f(dy, dx);
+            }
+        }
+        values(&d.matmul(&Tensor::from_vec(x, (n, 1), &DEV)?)?)
+    };
+    let dc = coeffs(&|_, _| 2.0)?;
+    assert!((dc[p * p] - 2.0 * p as f32).abs() < 1e-5);
+    assert!(dc.iter().enumerate().filter(|&(i, _)| i != p * p).all(|(_, v)| v.abs() < 1e-5));
+    let k = 3;
+    let wave =
+        coeffs(&|_, dx| (std::f32::consts::PI * (2 * dx + 1) as f32 * k as f32 / (2 * p) as f32).cos())?;
+    for (i, v) in wave.iter().enumerate() {
+        if i != p * p + k {
+            assert!(v.abs() < 1e-5, "coefficient {i} = {v}");
+        }
+    }
+    assert!(wave[p * p + k].abs() > 1.0);
+    Ok(())
+}
+
 #[test]
 fn space_to_depth_matches_index_formula_and_inverts() -> Result<()> {
     let (b, c, h, w, p) = (2usize, 3usize, 6usize, 9usize, 3usize);
@@ -651,7 +698,7 @@ fn ddim_sampling_is_seeded_and_follows_the_update_rule() -> Result<()> {
     let x = inputs(&cfg, 1, 4, 4, 28)?;
     let schedule = NoiseSchedule::new(&ScheduleConfig::default())?;
     for eta in [0.0, 1.0] {
-        let s = DdimSampler::new(&schedule, &DdimConfig { steps: 3, eta, clip_x0: 12.0 })?;
+        let s = DdimSampler::new(&schedule, &DdimConfig { steps: 3, eta, clip_x0: 12.0, ..DdimConfig::default() })?;
         let a = s.sample(&model, &x.cond(), 5)?;
         let b = s.sample(&model, &x.cond(), 5)?;
         let c = s.sample(&model, &x.cond(), 6)?;
@@ -665,7 +712,7 @@ fn ddim_sampling_is_seeded_and_follows_the_update_rule() -> Result<()> {
     // ε̂ = (x − √ᾱ x̂₀)/√(1−ᾱ), x ← √ᾱ' x̂₀ + √(1−ᾱ') ε̂, the last step returns x̂₀.
     // Same operations in a different order: f32 rounding only, so 1e-5 relative.
     let clip = 2.0;
-    let s = DdimSampler::new(&schedule, &DdimConfig { steps: 3, eta: 0.0, clip_x0: clip })?;
+    let s = DdimSampler::new(&schedule, &DdimConfig { steps: 3, eta: 0.0, clip_x0: clip, ..DdimConfig::default() })?;
     let mut xt = NoiseRng::new(9).randn(x.analog.dims4()?, &DEV)?;
     let ts = s.timesteps().to_vec();
     for (i, &t) in ts.iter().enumerate() {
@@ -688,10 +735,61 @@ fn ddim_sampling_is_seeded_and_follows_the_update_rule() -> Result<()> {
     Ok(())
 }
 
+/// SDEdit start: timesteps cover the first `start·T`; the guide is required, must have
+/// the sample's shape, and is noised to the first timestep, which the update rule then
+/// follows as from pure noise (checked against the same loop written out).
+#[test]
+fn ddim_from_a_guide_starts_at_the_noised_guide() -> Result<()> {
+    let schedule = NoiseSchedule::new(&ScheduleConfig::default())?;
+    let sd = |steps, start| DdimSampler::new(&schedule, &DdimConfig { steps, start, clip_x0: 0.0, ..DdimConfig::default() });
+    assert_eq!(sd(4, 0.2)?.timesteps(), &[199, 149, 99, 49]);
+    assert!(!sd(4, 1.0)?.needs_guide() && sd(4, 0.2)?.needs_guide());
+    for start in [0.0, -0.5, 1.01, f64::NAN] {
+        assert!(sd(4, start).is_err(), "start {start} accepted");
+    }
+    assert!(sd(20, 0.01).is_err(), "more steps than the 10 timesteps below 0.01·T");
+
+    let cfg = UNetConfig::tiny();
+    let (model, _vm) = seeded_unet(&cfg, 31)?;
+    let x = inputs(&cfg, 1, 4, 4, 32)?;
+    let s = sd(3, 0.3)?;
+    let guide = NoiseRng::new(33).randn(x.analog.dims4()?, &DEV)?;
+    assert!(s.sample(&model, &x.cond(), 5).is_err(), "no guide");
+    let wrong = NoiseRng::new(34).randn((1, x.analog.dims4()?.1, 2, 2), &DEV)?;
+    assert!(s.sample_from(&model, &x.cond(), 5, Some(&wrong)).is_err(), "guide of the wrong shape");
+
+    // Written out: x = √ᾱ₀·guide + √(1−ᾱ₀)·ε (ε the seed's first draw), then DDIM η = 0.
+    let ts = s.timesteps().to_vec();
+    let a0 = schedule.alpha_bar(ts[0]);
+    let eps0 = NoiseRng::new(5).randn(guide.dims4()?, &DEV)?;
+    let mut xt = ((&guide * a0.sqrt())? + (&eps0 * (1.0 - a0).sqrt())?)?;
+    for (i, &t) in ts.iter().enumerate() {
+        let a = schedule.alpha_bar(t);
+        let v = model.forward(&xt, &Tensor::new(&[t as f32], &DEV)?, &x.cond())?;
+        let x0 = ((&xt * a.sqrt())? - (&v * (1.0 - a).sqrt())?)?;
+        if i + 1 == ts.len() {
+            xt = x0;
+            break;
+        }
+        let eps = ((&xt - (&x0 * a.sqrt())?)? / (1.0 - a).sqrt())?;
+        let ap = schedule.alpha_bar(ts[i + 1]);
+        xt = ((&x0 * ap.sqrt())? + (&eps * (1.0 - ap).sqrt())?)?;
+    }
+    let got = s.sample_from(&model, &x.cond(), 5, Some(&guide))?;
+    let e = rel_rms(&got, &xt)?;
+    assert!(e < 1e-5, "guided sampler deviates from the written-out loop by {e}");
+    // A different guide gives a different sample; from pure noise the guide is ignored.
+    let other = NoiseRng::new(35).randn(guide.dims4()?, &DEV)?;
+    assert!(rel_rms(&got, &s.sample_from(&model, &x.cond(), 5, Some(&other))?)? > 1e-3);
+    let full = sd(3, 1.0)?;
+    assert!(bits(&full.sample(&model, &x.cond(), 5)?)? == bits(&full.sample_from(&model, &x.cond(), 5, Some(&guide))?)?);
+    Ok(())
+}
+
 // ---------------------------------------------------------------------------------------
 // 9. The generator.
 
-/// The generator-level config: texture features must be the prompt's 14.
+/// The generator-level config: texture features as many as the prompt gives.
 fn gen_config() -> UNetConfig {
     UNetConfig { texture_features: semcom_codec::prompt::TEXTURE_FEATURES, attention: false, ..UNetConfig::tiny() }
 }
@@ -824,10 +922,20 @@ fn diffusion_generator_without_analog_uses_colour_layout_and_checks_input() -> R
     let bad = GeneratorInput { analog: &planes, ..rc.as_input(1) };
     assert!(matches!(gen.generate(&bad), Err(GenerateError::Input(_))), "short analog planes accepted");
 
-    // A model whose texture features are not the prompt's is refused.
-    let (m3, _) = seeded_unet(&UNetConfig { attention: false, ..UNetConfig::tiny() }, 35)?;
+    // A model that wants more texture features than the prompt gives is refused; one
+    // trained on an earlier prompt (fewer features: 14 before the detail map) takes the
+    // first ones, so the map cannot change its output.
+    let tf = semcom_codec::prompt::TEXTURE_FEATURES;
+    let (m3, _) = seeded_unet(&UNetConfig { texture_features: tf + 1, attention: false, ..UNetConfig::tiny() }, 35)?;
     let g3 = DiffusionGenerator::new(m3, &ScheduleConfig::default(), &DdimConfig::default(), DEV, COMPOSE0, "g3")?;
     assert!(matches!(g3.generate(&rc.as_input(1)), Err(GenerateError::Input(_))));
+    let (m4, _) = seeded_unet(&UNetConfig { texture_features: tf - 2, attention: false, ..UNetConfig::tiny() }, 36)?;
+    let g4 = DiffusionGenerator::new(m4, &ScheduleConfig::default(), &DdimConfig::default(), DEV, COMPOSE0, "g4")?;
+    let with_map = g4.generate(&rc.as_input(1)).map_err(semcom_models::candle::Error::wrap)?;
+    assert!(rc.prompt.segments.iter().any(|s| s.texture.as_ref().is_some_and(|t| !t.block_detail.is_empty())));
+    let mut no_map = rc.clone();
+    no_map.prompt.segments.iter_mut().for_each(|s| s.texture.iter_mut().for_each(|t| t.block_detail.clear()));
+    assert_eq!(with_map, g4.generate(&no_map.as_input(1)).map_err(semcom_models::candle::Error::wrap)?);
     Ok(())
 }
 
@@ -838,7 +946,8 @@ fn diffusion_generator_without_analog_uses_colour_layout_and_checks_input() -> R
 fn embedded_int8_generator_loads_and_runs() -> Result<()> {
     let gen = build_generator(&DiffusionSettings::default(), &DEV)?;
     assert_eq!(gen.name(), "diffusion-int8");
-    assert_eq!(gen.config().texture_features, semcom_codec::prompt::TEXTURE_FEATURES);
+    let tf = gen.config().texture_features;
+    assert!(tf > 0 && tf <= semcom_codec::prompt::TEXTURE_FEATURES, "{tf} texture features");
     let file = ModelFile::from_bytes(semcom_models::embedded::DEFAULT_INT8, &DEV)?;
     assert_eq!(file.format, WeightFormat::Int8);
     assert!(!file.q8.is_empty());

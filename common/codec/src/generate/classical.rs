@@ -12,7 +12,10 @@
 //!   reaches the quantised targets (the base's own energy is subtracted first, so low
 //!   frequencies the base already carries are not counted twice). Reduced detail's 4
 //!   pooled energies hold at every scale; Minimal detail (no energies) gets an isotropic
-//!   texture, equal variance per scale, whose variance tops the base's up to `luma_std²`;
+//!   texture, equal variance per scale, whose variance tops the base's up to `luma_std²`.
+//!   With a detail map (Full detail) the texture's amplitude is then redistributed over
+//!   the segment, `√(E_cell / Ē)` per map cell, so it sits where the sender measured
+//!   detail and the segment's total energy is unchanged;
 //! * **ramp**: `min(1, d / seam_width)`, `d` the chamfer distance (px) to the nearest key
 //!   pixel, so synthesised detail fades in from the seam instead of starting at a step.
 //!
@@ -26,7 +29,7 @@ use rustfft::FftPlanner;
 use super::{GenerateError, Generator, GeneratorInput};
 use crate::color::{ycbcr_to_rgb, Planes};
 use crate::prompt::{
-    basis, box_half, oriented_gradient, segment_geometry, validate, zigzag, PromptLimits, StructuredPrompt, TextureStats, AC_STEP, C_DC_STEP,
+    detail_map, basis, box_half, oriented_gradient, segment_geometry, validate, zigzag, PromptLimits, StructuredPrompt, TextureStats, AC_STEP, C_DC_STEP,
     ENERGY_PER_OCTAVE, ORIENTATIONS, SCALES, Y_DC_STEP,
 };
 
@@ -519,7 +522,10 @@ fn add_texture(
     if gain.iter().all(|&g| g == 0.0) {
         return;
     }
-    let tex = field(&gain, planner);
+    let mut tex = field(&gain, planner);
+    if let Some(g) = detail_gain(layout, s, stats, (x0, y0, cw, ch), &inside) {
+        tex.iter_mut().zip(&g).for_each(|(t, g)| *t *= g);
+    }
     for y in 0..ch {
         for x in 0..cw {
             let i = y * cw + x;
@@ -528,6 +534,55 @@ fn add_texture(
             }
         }
     }
+}
+
+/// Largest amplitude gain the detail map may give a cell (×4 = 12 dB above the
+/// segment's mean).
+const DETAIL_GAIN_MAX: f32 = 4.0;
+
+/// Per pixel of segment `s`'s crop `(x0, y0, cw, ch)`: the amplitude gain that moves its
+/// texture to where the prompt's detail map says the detail is, `√(E_cell / Ē)` with `Ē`
+/// the mean of `E_cell` over the segment's pixels (so the segment's texture energy, which
+/// the statistics fix, is kept), capped at [`DETAIL_GAIN_MAX`]. `None` without a map.
+fn detail_gain(
+    layout: &Layout,
+    s: usize,
+    stats: &TextureStats,
+    (x0, y0, cw, ch): (usize, usize, usize, usize),
+    inside: &[bool],
+) -> Option<Vec<f32>> {
+    if stats.block_detail.is_empty() {
+        return None;
+    }
+    let wb = layout.wb as u32;
+    let mut cells: Vec<usize> = (0..layout.block_label.len())
+        .filter(|&i| layout.block_label[i] == s as u32)
+        .map(|i| detail_map::cell_of(i as u32 % wb, i as u32 / wb, wb))
+        .collect();
+    cells.sort_unstable();
+    cells.dedup();
+    let q = detail_map::unpack(&stats.block_detail, cells.len())?;
+    let energy_at = |x: usize, y: usize| {
+        let cell = detail_map::cell_of((x / layout.block) as u32, (y / layout.block) as u32, wb);
+        cells.binary_search(&cell).map_or(0.0, |k| detail_map::dequantise_detail(q[k]))
+    };
+    let mut e = vec![0f64; cw * ch];
+    let (mut sum, mut n) = (0f64, 0f64);
+    for y in 0..ch {
+        for x in 0..cw {
+            let i = y * cw + x;
+            if inside[i] {
+                e[i] = energy_at(x0 + x, y0 + y);
+                sum += e[i];
+                n += 1.0;
+            }
+        }
+    }
+    let mean = sum / n.max(1.0);
+    if mean <= 0.0 {
+        return None;
+    }
+    Some(e.iter().map(|&v| ((v / mean).sqrt() as f32).min(DETAIL_GAIN_MAX)).collect())
 }
 
 /// Component (`scale · ORIENTATIONS + orientation`) of every bin of a `ch × cw` 2-D FFT,
@@ -934,6 +989,40 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// With the detail map the texture goes where the sender measured detail: left half of
+    /// the frame flat, right half textured, one segment; the segment statistics alone
+    /// (Reduced detail, no map) spread the texture evenly over both halves.
+    #[test]
+    fn detail_map_puts_the_texture_where_the_detail_was() {
+        let (w, h) = (128u32, 64u32);
+        let tex = textured(w, h, 3);
+        let img = RgbImage::from_fn(w, h, |x, y| if x < 64 { image::Rgb([128, 128, 128]) } else { *tex.get_pixel(x, y) });
+        let key = key_mask(w, h, |_, _| false);
+        let nk = non_key_of(&key);
+        let analog = planes(w, h, |_, _| GREY);
+        // Luma std of the output over the left (flat) and the right (textured) half.
+        let halves = |detail: PromptDetail| {
+            let prompt = describe(&img, &nk, detail);
+            let out = rgb_to_ycbcr(&run(&ClassicalFill::default(), &analog, true, &key, &prompt, 11));
+            // Columns 0..32: the flat map cell away from the boundary; 64..128: textured.
+            let std = |x0: usize, n: usize| {
+                let v: Vec<f64> = (0..h as usize)
+                    .flat_map(|y| (x0..x0 + n).map(move |x| (y, x)))
+                    .map(|(y, x)| out.y[y * w as usize + x] as f64)
+                    .collect();
+                let m = v.iter().sum::<f64>() / v.len() as f64;
+                (v.iter().map(|a| (a - m).powi(2)).sum::<f64>() / v.len() as f64).sqrt()
+            };
+            (std(0, 32), std(64, 64))
+        };
+        let (flat, textured) = halves(PromptDetail::Full);
+        eprintln!("with map: flat {flat:.2}, textured {textured:.2}");
+        assert!(flat < 0.5 && textured > 5.0, "with map: flat {flat}, textured {textured}");
+        let (flat, textured) = halves(PromptDetail::Reduced);
+        eprintln!("without map: flat {flat:.2}, textured {textured:.2}");
+        assert!(flat > 0.5 * textured, "without map: flat {flat}, textured {textured}");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use prost::Message;
 
 use super::{
-    PromptError, StructuredPrompt, AC_MAX, C_DC_STEP, ENERGY_MAX, LUMA_STD_MAX, MAX_GRID, ORIENTATIONS, SCALES,
+    detail_map, PromptError, StructuredPrompt, AC_MAX, C_DC_STEP, ENERGY_MAX, LUMA_STD_MAX, MAX_GRID, ORIENTATIONS, SCALES,
     Y_DC_STEP,
 };
 use crate::segment::BlockMask;
@@ -196,6 +196,11 @@ pub fn validate(p: &StructuredPrompt, limits: &PromptLimits) -> Result<(), Promp
             *u |= b;
         }
         check_fields(p, i, limits.max_caption_bytes)?;
+        let map = p.segments[i].texture.as_ref().map_or(0, |t| t.block_detail.len());
+        let cells = detail_map::segment_cells(&m).len();
+        if map != 0 && map != cells.div_ceil(2) {
+            return Err(invalid(format!("segment {i}: detail map of {map} bytes for {cells} cells")));
+        }
     }
     Ok(())
 }

@@ -4,7 +4,7 @@ use image::RgbImage;
 
 use super::segments::{segments_with, SegmentOptions};
 use super::{
-    ColourLayout, SegmentPrompt, StructuredPrompt, TextureStats, AC_MAX, AC_STEP, C_DC_STEP, ENERGY_MAX,
+    detail_map, ColourLayout, SegmentPrompt, StructuredPrompt, TextureStats, AC_MAX, AC_STEP, C_DC_STEP, ENERGY_MAX,
     ENERGY_PER_OCTAVE, LUMA_STD_MAX, MAX_GRID, ORIENTATIONS, SCALES, Y_DC_STEP,
 };
 use crate::segment::BlockMask;
@@ -12,11 +12,11 @@ use crate::segment::BlockMask;
 /// How much the prompt says; the sender steps down when the digital budget is short so
 /// the prompt degrades before the key symbols starve.
 ///
-/// | level   | segments | colour grid | coefficients Y/Cb/Cr | texture energies |
-/// |---------|----------|-------------|----------------------|------------------|
-/// | Full    | ≤ 16     | ≤ 8 × 8     | 6 / 3 / 3            | 12 (3 scales × 4 orientations) |
-/// | Reduced | ≤ 8      | ≤ 4 × 4     | 3 / 1 / 1            | 4 (orientations, pooled over scales) |
-/// | Minimal | ≤ 4      | 1 × 1       | 1 / 1 / 1 (mean)     | none (luma_std only) |
+/// | level   | segments | colour grid | coefficients Y/Cb/Cr | texture energies | detail map |
+/// |---------|----------|-------------|----------------------|------------------|------------|
+/// | Full    | ≤ 16     | ≤ 8 × 8     | 6 / 3 / 3            | 12 (3 scales × 4 orientations) | per block |
+/// | Reduced | ≤ 8      | ≤ 4 × 4     | 3 / 1 / 1            | 4 (orientations, pooled over scales) | none |
+/// | Minimal | ≤ 4      | 1 × 1       | 1 / 1 / 1 (mean)     | none (luma_std only) | none |
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum PromptDetail {
     Full,
@@ -78,6 +78,9 @@ struct Acc {
     sum: [f64; 3],
     energy: [[f64; ORIENTATIONS]; SCALES],
     energy_n: [f64; SCALES],
+    /// Per detail-map cell of the segment (ascending cell index): the cell, the sum of
+    /// gx² + gy² over the segment's pixels in it and their count.
+    detail: Vec<(usize, f64, f64)>,
 }
 
 /// Describes the non-key blocks (`true` bits of `non_key`; see [`super::non_key_of`]) of
@@ -88,6 +91,7 @@ struct Acc {
 /// pixels get a neutral description. Captions are left empty.
 pub fn describe(img: &RgbImage, non_key: &BlockMask, detail: PromptDetail) -> StructuredPrompt {
     let (max_seg, max_grid, ny, nc, ne) = detail.params();
+    let map = detail == PromptDetail::Full;
     let segs = segments_with(non_key, &SegmentOptions { min_blocks: 4, max_segments: max_seg });
     let (w, h) = img.dimensions();
     let (wb, hb, b) = (non_key.width_blocks(), non_key.height_blocks(), non_key.block());
@@ -120,6 +124,7 @@ pub fn describe(img: &RgbImage, non_key: &BlockMask, detail: PromptDetail) -> St
             sum: [0.0; 3],
             energy: [[0.0; ORIENTATIONS]; SCALES],
             energy_n: [0.0; SCALES],
+            detail: detail_map::segment_cells(m).into_iter().map(|c| (c, 0.0, 0.0)).collect(),
         });
     }
     let label_at = |x: u32, y: u32| -> usize {
@@ -179,6 +184,14 @@ pub fn describe(img: &RgbImage, non_key: &BlockMask, detail: PromptDetail) -> St
                         a.energy[s][k] += (p * p) as f64;
                     }
                     a.energy_n[s] += 1.0;
+                    if s == 0 && map {
+                        // proj[0] = gx, proj[2] = gy.
+                        let cell = detail_map::cell_of(x as u32 / b, y as u32 / b, wb);
+                        if let Ok(k) = a.detail.binary_search_by_key(&cell, |d| d.0) {
+                            a.detail[k].1 += (proj[0] * proj[0] + proj[2] * proj[2]) as f64;
+                            a.detail[k].2 += 1.0;
+                        }
+                    }
                 }
             }
         }
@@ -190,7 +203,7 @@ pub fn describe(img: &RgbImage, non_key: &BlockMask, detail: PromptDetail) -> St
         .map(|(m, a)| SegmentPrompt {
             geometry: m.encode(),
             colour: Some(colour_layout(a, ny, nc)),
-            texture: Some(texture(a, ne)),
+            texture: Some(texture(a, ne, map)),
             caption: String::new(),
         })
         .collect();
@@ -234,7 +247,7 @@ fn quant_energy(e: f64) -> u32 {
     ((ENERGY_PER_OCTAVE as f64 * (1.0 + e.max(0.0)).log2()).round() as u32).min(ENERGY_MAX)
 }
 
-fn texture(a: &Acc, ne: usize) -> TextureStats {
+fn texture(a: &Acc, ne: usize, map: bool) -> TextureStats {
     let std = if a.n > 0.0 {
         let m = a.sum_y / a.n;
         (a.sum_yy / a.n - m * m).max(0.0).sqrt()
@@ -257,7 +270,14 @@ fn texture(a: &Acc, ne: usize) -> TextureStats {
             .collect(),
         _ => full,
     };
-    TextureStats { energy, luma_std: (std.round() as u32).min(LUMA_STD_MAX) }
+    let block_detail = if map {
+        let q: Vec<u8> =
+            a.detail.iter().map(|&(_, e, n)| if n > 0.0 { detail_map::quantise_detail(e / n) } else { 0 }).collect();
+        detail_map::pack(&q)
+    } else {
+        Vec::new()
+    };
+    TextureStats { energy, luma_std: (std.round() as u32).min(LUMA_STD_MAX), block_detail }
 }
 
 /// One level up the box pyramid: 2×2 means (partial at the right/bottom edge).

@@ -2,13 +2,14 @@
 //! statistics spatially (the diffusion generator's scale-shift maps).
 
 use super::{
-    segment_geometry, validate, PromptError, PromptLimits, StructuredPrompt, ENERGY_MAX, LUMA_STD_MAX, ORIENTATIONS,
-    SCALES,
+    detail_map, segment_geometry, validate, PromptError, PromptLimits, StructuredPrompt, DETAIL_MAX, ENERGY_MAX,
+    LUMA_STD_MAX, ORIENTATIONS, SCALES,
 };
 
 /// Features per block: 12 gradient energies (scale-major, quantised units / 32), the luma
-/// standard deviation / 64, and 1 when the energies are known (0 for Minimal detail).
-pub const TEXTURE_FEATURES: usize = SCALES * ORIENTATIONS + 2;
+/// standard deviation / 64, 1 when the energies are known (0 for Minimal detail), the
+/// detail-map value of the block's cell (quantised units / 8) and 1 when the map is known.
+pub const TEXTURE_FEATURES: usize = SCALES * ORIENTATIONS + 4;
 
 /// Per block of the prompt's grid (`⌈H/block⌉ × ⌈W/block⌉`, row-major): the texture
 /// features of the segment that claims it, or all zeros (key blocks, dropped segments,
@@ -21,7 +22,9 @@ pub fn texture_features(p: &StructuredPrompt) -> Result<Vec<[f32; TEXTURE_FEATUR
     let (wb, hb) = (p.width.div_ceil(b), p.height.div_ceil(b));
     let mut out = vec![[0f32; TEXTURE_FEATURES]; wb as usize * hb as usize];
     let energy_scale = 1.0 / 32.0;
+    let detail_scale = 1.0 / 8.0;
     debug_assert!(ENERGY_MAX as f32 * energy_scale <= 2.0 && LUMA_STD_MAX as f32 / 64.0 <= 2.0);
+    debug_assert!(f32::from(DETAIL_MAX) * detail_scale <= 2.5);
     for (s, seg) in p.segments.iter().enumerate() {
         let Some(t) = &seg.texture else { continue };
         let mut f = [0f32; TEXTURE_FEATURES];
@@ -34,8 +37,16 @@ pub fn texture_features(p: &StructuredPrompt) -> Result<Vec<[f32; TEXTURE_FEATUR
         f[n] = t.luma_std as f32 / 64.0;
         f[n + 1] = if t.energy.is_empty() { 0.0 } else { 1.0 };
         let m = segment_geometry(p, s, wb, hb)?;
+        // validate() checked that a map holds one value per cell of the segment.
+        let cells = detail_map::segment_cells(&m);
+        let map = detail_map::unpack(&t.block_detail, cells.len());
         for (i, _) in m.bits().iter().enumerate().filter(|(_, &v)| v) {
             out[i] = f;
+            let cell = detail_map::cell_of(i as u32 % wb, i as u32 / wb, wb);
+            if let (Some(q), Ok(k)) = (&map, cells.binary_search(&cell)) {
+                out[i][n + 2] = f32::from(q[k]) * detail_scale;
+                out[i][n + 3] = 1.0;
+            }
         }
     }
     Ok(out)

@@ -126,7 +126,7 @@ pub fn safe_prior(prompt: &StructuredPrompt, failed: &[usize]) -> Repaired {
         }
         nbrs.sort_unstable();
         let (colour, texture) = if nbrs.is_empty() {
-            (neutral_colour(), TextureStats { energy: Vec::new(), luma_std: 0 })
+            (neutral_colour(), TextureStats { energy: Vec::new(), luma_std: 0, block_detail: Vec::new() })
         } else {
             blend(&p, &nbrs, &geo)
         };
@@ -186,6 +186,8 @@ fn blend(p: &StructuredPrompt, nbrs: &[usize], geo: &[Option<BlockMask>]) -> (Co
             .map(|e| ((e / w).round() as u32).min(super::ENERGY_MAX))
             .collect(),
         luma_std: ((std / w).round() as u32).min(super::LUMA_STD_MAX),
+        // A neighbour's map covers other blocks: a repaired segment has none.
+        block_detail: Vec::new(),
     };
     (colour, texture)
 }

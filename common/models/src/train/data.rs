@@ -4,6 +4,7 @@
 //! decoder, prompt description of the non-key segments).
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use image::imageops::FilterType;
 use image::RgbImage;
@@ -121,6 +122,40 @@ impl ReceivedConditions {
             prompt: &self.prompt,
             seed,
         }
+    }
+}
+
+/// A generator that records what the semantic decoder hands it, and fills with the
+/// classical fill: how tools get a real transmission's [`ReceivedConditions`] to run
+/// other generators on.
+#[derive(Default)]
+pub struct CaptureInput(Mutex<Option<ReceivedConditions>>);
+
+impl CaptureInput {
+    /// The recorded conditions (`None` when the decoder never called the generator).
+    pub fn take(self) -> Option<ReceivedConditions> {
+        self.0.into_inner().ok().flatten()
+    }
+}
+
+impl semcom_codec::generate::Generator for CaptureInput {
+    fn name(&self) -> &str {
+        "capture"
+    }
+
+    fn generate(
+        &self,
+        input: &semcom_codec::generate::GeneratorInput<'_>,
+    ) -> Result<RgbImage, semcom_codec::generate::GenerateError> {
+        if let Ok(mut g) = self.0.lock() {
+            *g = Some(ReceivedConditions {
+                analog: input.analog.clone(),
+                analog_valid: input.analog_valid,
+                key: input.key.clone(),
+                prompt: input.prompt.clone(),
+            });
+        }
+        semcom_codec::generate::ClassicalFill::default().generate(input)
     }
 }
 

@@ -269,6 +269,25 @@ fn load_checkpoint(path: &Path, dev: &Device) -> Result<Checkpoint> {
     Ok(Checkpoint { step, elapsed_s, unet, tensors })
 }
 
+/// Writes the model of a training checkpoint (`checkpoint.safetensors`, without the
+/// optimiser state) as a model file in `format`, so a run can be evaluated while it
+/// goes on.
+pub fn export_checkpoint(ckpt: &Path, out: &Path, format: WeightFormat, dev: &Device) -> Result<usize> {
+    let c = load_checkpoint(ckpt, dev)?;
+    let data = std::fs::read(ckpt).map_err(|e| msg(format!("{}: {e}", ckpt.display())))?;
+    let meta = safetensors_metadata(&data)?;
+    let schedule: ScheduleConfig = match meta.get("semcom.schedule") {
+        Some(s) => serde_json::from_str(s).map_err(msg)?,
+        None => ScheduleConfig::default(),
+    };
+    let tensors: HashMap<String, Tensor> =
+        c.tensors.into_iter().filter(|(k, _)| !k.starts_with("adam.")).collect();
+    let mut extra = HashMap::new();
+    extra.insert("semcom.training".to_string(), serde_json::json!({ "checkpoint_step": c.step }).to_string());
+    save_model(out, &c.unet, &schedule, &tensors, format, &extra)?;
+    Ok(c.step)
+}
+
 /// Copies checkpoint tensors into the matching variables.
 fn restore_vars(vm: &VarMap, tensors: &HashMap<String, Tensor>) -> Result<()> {
     let data = vm.data().lock().map_err(|_| msg("varmap lock poisoned"))?;
