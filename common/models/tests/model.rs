@@ -691,6 +691,34 @@ fn ddim_timesteps_are_trailing_and_decreasing() -> Result<()> {
     Ok(())
 }
 
+/// DDIM η = 0 from `xt` over `ts`, written out from the formulas: x̂₀ = √ᾱ x − √(1−ᾱ) v̂
+/// (clamped to ±`clip`), ε̂ = (x − √ᾱ x̂₀)/√(1−ᾱ), x ← √ᾱ' x̂₀ + √(1−ᾱ') ε̂; the last
+/// step returns x̂₀.
+fn ddim_written_out(
+    model: &UNet,
+    x: &Inputs,
+    schedule: &NoiseSchedule,
+    ts: &[usize],
+    mut xt: Tensor,
+    clip: f64,
+) -> Result<Tensor> {
+    for (i, &t) in ts.iter().enumerate() {
+        let a = schedule.alpha_bar(t);
+        let v = model.forward(&xt, &Tensor::new(&[t as f32], &DEV)?, &x.cond())?;
+        let mut x0 = ((&xt * a.sqrt())? - (&v * (1.0 - a).sqrt())?)?;
+        if clip.is_finite() {
+            x0 = x0.clamp(-clip as f32, clip as f32)?;
+        }
+        if i + 1 == ts.len() {
+            return Ok(x0);
+        }
+        let eps = ((&xt - (&x0 * a.sqrt())?)? / (1.0 - a).sqrt())?;
+        let ap = schedule.alpha_bar(ts[i + 1]);
+        xt = ((&x0 * ap.sqrt())? + (&eps * (1.0 - ap).sqrt())?)?;
+    }
+    Ok(xt)
+}
+
 #[test]
 fn ddim_sampling_is_seeded_and_follows_the_update_rule() -> Result<()> {
     let cfg = UNetConfig::tiny();
@@ -713,20 +741,9 @@ fn ddim_sampling_is_seeded_and_follows_the_update_rule() -> Result<()> {
     // Same operations in a different order: f32 rounding only, so 1e-5 relative.
     let clip = 2.0;
     let s = DdimSampler::new(&schedule, &DdimConfig { steps: 3, eta: 0.0, clip_x0: clip, ..DdimConfig::default() })?;
-    let mut xt = NoiseRng::new(9).randn(x.analog.dims4()?, &DEV)?;
+    let xt = NoiseRng::new(9).randn(x.analog.dims4()?, &DEV)?;
     let ts = s.timesteps().to_vec();
-    for (i, &t) in ts.iter().enumerate() {
-        let a = schedule.alpha_bar(t);
-        let v = model.forward(&xt, &Tensor::new(&[t as f32], &DEV)?, &x.cond())?;
-        let x0 = ((&xt * a.sqrt())? - (&v * (1.0 - a).sqrt())?)?.clamp(-clip as f32, clip as f32)?;
-        if i + 1 == ts.len() {
-            xt = x0;
-            break;
-        }
-        let eps = ((&xt - (&x0 * a.sqrt())?)? / (1.0 - a).sqrt())?;
-        let ap = schedule.alpha_bar(ts[i + 1]);
-        xt = ((&x0 * ap.sqrt())? + (&eps * (1.0 - ap).sqrt())?)?;
-    }
+    let xt = ddim_written_out(&model, &x, &schedule, &ts, xt, clip)?;
     let got = s.sample(&model, &x.cond(), 9)?;
     let e = rel_rms(&got, &xt)?;
     assert!(e < 1e-5, "sampler deviates from the DDIM update by {e}");
@@ -762,19 +779,8 @@ fn ddim_from_a_guide_starts_at_the_noised_guide() -> Result<()> {
     let ts = s.timesteps().to_vec();
     let a0 = schedule.alpha_bar(ts[0]);
     let eps0 = NoiseRng::new(5).randn(guide.dims4()?, &DEV)?;
-    let mut xt = ((&guide * a0.sqrt())? + (&eps0 * (1.0 - a0).sqrt())?)?;
-    for (i, &t) in ts.iter().enumerate() {
-        let a = schedule.alpha_bar(t);
-        let v = model.forward(&xt, &Tensor::new(&[t as f32], &DEV)?, &x.cond())?;
-        let x0 = ((&xt * a.sqrt())? - (&v * (1.0 - a).sqrt())?)?;
-        if i + 1 == ts.len() {
-            xt = x0;
-            break;
-        }
-        let eps = ((&xt - (&x0 * a.sqrt())?)? / (1.0 - a).sqrt())?;
-        let ap = schedule.alpha_bar(ts[i + 1]);
-        xt = ((&x0 * ap.sqrt())? + (&eps * (1.0 - ap).sqrt())?)?;
-    }
+    let xt = ((&guide * a0.sqrt())? + (&eps0 * (1.0 - a0).sqrt())?)?;
+    let xt = ddim_written_out(&model, &x, &schedule, &ts, xt, f64::INFINITY)?;
     let got = s.sample_from(&model, &x.cond(), 5, Some(&guide))?;
     let e = rel_rms(&got, &xt)?;
     assert!(e < 1e-5, "guided sampler deviates from the written-out loop by {e}");
