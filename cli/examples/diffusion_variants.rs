@@ -21,7 +21,6 @@ use semcom_models::candle::Device;
 use semcom_models::train::data::{CaptureInput, ReceivedConditions};
 use semcom_models::{build_generator, DiffusionSettings, LoraMode};
 
-/// Records what the decoder hands its generator (and fills with the classical fill).
 struct Sample {
     name: String,
     image: RgbImage,

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use semcom_cli::eval::channel::{transmit, ChannelKind, ChannelSpec};
-use semcom_codec::color::{ycbcr_to_rgb, Planes};
+use semcom_codec::color::ycbcr_to_rgb;
 use semcom_codec::generate::Generator;
 use semcom_codec::semantic::{self, SemanticConfig, SemanticRequest};
 use semcom_codec::softcast::{self, Received, SoftCastConfig};
@@ -52,8 +52,7 @@ fn main() -> Result<()> {
         let cap = CaptureInput::default();
         let classical = semantic::decode(&rx, &cfg, &cap)?.image;
         let rc = cap.take().context("no capture")?;
-        let a = &rc.analog;
-        let analog = ycbcr_to_rgb(&Planes { width: a.width, height: a.height, y: a.y.clone(), cb: a.cb.clone(), cr: a.cr.clone() });
+        let analog = ycbcr_to_rgb(&rc.analog);
         let key = rc.key.pixel_mask(image.width(), image.height());
         let mask = image::GrayImage::from_fn(image.width(), image.height(), |x, y| {
             image::Luma([if key[(y * image.width() + x) as usize] { 255 } else { 0 }])

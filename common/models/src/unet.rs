@@ -543,9 +543,15 @@ pub fn patch_dct_matrix(p: usize, device: &candle_core::Device) -> Result<Tensor
     let n = IMAGE_CHANNELS * p * p;
     let mut d = vec![0f32; n * n];
     for c in 0..IMAGE_CHANNELS {
-        for (u, v, dy, dx) in (0..p).flat_map(|u| (0..p).flat_map(move |v| (0..p).flat_map(move |dy| (0..p).map(move |dx| (u, v, dy, dx))))) {
-            let (row, col) = (c * p * p + u * p + v, c * p * p + dy * p + dx);
-            d[row * n + col] = (c1(u, dy) * c1(v, dx)) as f32;
+        for u in 0..p {
+            for v in 0..p {
+                let row = c * p * p + u * p + v;
+                for dy in 0..p {
+                    for dx in 0..p {
+                        d[row * n + c * p * p + dy * p + dx] = (c1(u, dy) * c1(v, dx)) as f32;
+                    }
+                }
+            }
         }
     }
     Tensor::from_vec(d, (n, n), device)

@@ -28,6 +28,7 @@ use rustfft::FftPlanner;
 
 use super::{GenerateError, Generator, GeneratorInput};
 use crate::color::{ycbcr_to_rgb, Planes};
+use crate::segment::BlockMask;
 use crate::prompt::{
     detail_map, basis, box_half, oriented_gradient, segment_geometry, validate, zigzag, PromptLimits, StructuredPrompt, TextureStats, AC_STEP, C_DC_STEP,
     ENERGY_PER_OCTAVE, ORIENTATIONS, SCALES, Y_DC_STEP,
@@ -165,6 +166,8 @@ struct Layout {
     block_label: Vec<u32>,
     /// Per segment: pixel bounding box `[x0, y0, x1, y1)`, block aligned, clipped.
     bbox: Vec<[usize; 4]>,
+    /// Per segment: its blocks (decoded geometry).
+    segments: Vec<BlockMask>,
 }
 
 impl Layout {
@@ -176,6 +179,7 @@ impl Layout {
         let (wb, hb) = (w.div_ceil(b), h.div_ceil(b));
         let mut block_label = vec![NONE; wb * hb];
         let mut bbox = Vec::with_capacity(p.segments.len());
+        let mut segments = Vec::with_capacity(p.segments.len());
         for s in 0..p.segments.len() {
             let m = segment_geometry(p, s, wb as u32, hb as u32).map_err(|e| input_err(format!("prompt: {e}")))?;
             let mut bb = [usize::MAX, usize::MAX, 0, 0];
@@ -185,8 +189,9 @@ impl Layout {
                 bb = [bb[0].min(bx), bb[1].min(by), bb[2].max(bx + 1), bb[3].max(by + 1)];
             }
             bbox.push([(bb[0] * b).min(w), (bb[1] * b).min(h), (bb[2] * b).min(w), (bb[3] * b).min(h)]);
+            segments.push(m);
         }
-        Ok(Self { width: w, height: h, block: b, wb, block_label, bbox })
+        Ok(Self { width: w, height: h, block: b, wb, block_label, bbox, segments })
     }
 
     /// Segment of pixel `(x, y)` (inside the image), or [`NONE`].
@@ -551,20 +556,10 @@ fn detail_gain(
     (x0, y0, cw, ch): (usize, usize, usize, usize),
     inside: &[bool],
 ) -> Option<Vec<f32>> {
-    if stats.block_detail.is_empty() {
-        return None;
-    }
+    let map = detail_map::SegmentMap::decode(layout.segments.get(s)?, &stats.block_detail)?;
     let wb = layout.wb as u32;
-    let mut cells: Vec<usize> = (0..layout.block_label.len())
-        .filter(|&i| layout.block_label[i] == s as u32)
-        .map(|i| detail_map::cell_of(i as u32 % wb, i as u32 / wb, wb))
-        .collect();
-    cells.sort_unstable();
-    cells.dedup();
-    let q = detail_map::unpack(&stats.block_detail, cells.len())?;
     let energy_at = |x: usize, y: usize| {
-        let cell = detail_map::cell_of((x / layout.block) as u32, (y / layout.block) as u32, wb);
-        cells.binary_search(&cell).map_or(0.0, |k| detail_map::dequantise_detail(q[k]))
+        map.value_at((x / layout.block) as u32, (y / layout.block) as u32, wb).map_or(0.0, detail_map::dequantise_detail)
     };
     let mut e = vec![0f64; cw * ch];
     let (mut sum, mut n) = (0f64, 0f64);
@@ -761,7 +756,6 @@ mod tests {
     use super::*;
     use crate::color::rgb_to_ycbcr;
     use crate::prompt::{describe, non_key_of, PromptDetail};
-    use crate::segment::BlockMask;
 
     const B: u32 = 16;
 

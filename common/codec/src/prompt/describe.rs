@@ -14,7 +14,7 @@ use crate::segment::BlockMask;
 ///
 /// | level   | segments | colour grid | coefficients Y/Cb/Cr | texture energies | detail map |
 /// |---------|----------|-------------|----------------------|------------------|------------|
-/// | Full    | ≤ 16     | ≤ 8 × 8     | 6 / 3 / 3            | 12 (3 scales × 4 orientations) | per block |
+/// | Full    | ≤ 16     | ≤ 8 × 8     | 6 / 3 / 3            | 12 (3 scales × 4 orientations) | per 2 × 2-block cell |
 /// | Reduced | ≤ 8      | ≤ 4 × 4     | 3 / 1 / 1            | 4 (orientations, pooled over scales) | none |
 /// | Minimal | ≤ 4      | 1 × 1       | 1 / 1 / 1 (mean)     | none (luma_std only) | none |
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

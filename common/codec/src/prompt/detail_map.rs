@@ -31,6 +31,32 @@ pub fn segment_cells(segment: &BlockMask) -> Vec<usize> {
     cells
 }
 
+/// A segment's decoded map: its cells (ascending) and their quantised values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentMap {
+    cells: Vec<usize>,
+    values: Vec<u8>,
+}
+
+impl SegmentMap {
+    /// Decodes `bytes` (a segment's `block_detail`) for `segment`; `None` when the map is
+    /// absent or does not hold one value per cell of the segment.
+    pub fn decode(segment: &BlockMask, bytes: &[u8]) -> Option<Self> {
+        if bytes.is_empty() {
+            return None;
+        }
+        let cells = segment_cells(segment);
+        let values = unpack(bytes, cells.len())?;
+        Some(Self { cells, values })
+    }
+
+    /// The quantised value of the cell holding block `(bx, by)` of a grid `wb` blocks
+    /// wide; `None` when that cell is not the segment's.
+    pub fn value_at(&self, bx: u32, by: u32, wb: u32) -> Option<u8> {
+        self.cells.binary_search(&cell_of(bx, by, wb)).ok().map(|k| self.values[k])
+    }
+}
+
 /// `round(DETAIL_PER_OCTAVE · log2(1 + e))`, clamped to `0..=DETAIL_MAX`.
 pub fn quantise_detail(e: f64) -> u8 {
     ((f64::from(DETAIL_PER_OCTAVE) * (1.0 + e.max(0.0)).log2()).round() as u32).min(u32::from(DETAIL_MAX)) as u8
@@ -87,5 +113,9 @@ mod tests {
         let m = BlockMask::new(5, 3, 16, bits).expect("mask");
         assert_eq!(cell_grid_width(5), 3);
         assert_eq!(segment_cells(&m), vec![0, 5]);
+        let map = SegmentMap::decode(&m, &pack(&[3, 9])).expect("map");
+        assert_eq!((map.value_at(1, 0, 5), map.value_at(4, 2, 5), map.value_at(2, 0, 5)), (Some(3), Some(9), None));
+        assert_eq!(SegmentMap::decode(&m, &[]), None);
+        assert_eq!(SegmentMap::decode(&m, &pack(&[3, 9, 1])), None);
     }
 }

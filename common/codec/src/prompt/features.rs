@@ -38,13 +38,11 @@ pub fn texture_features(p: &StructuredPrompt) -> Result<Vec<[f32; TEXTURE_FEATUR
         f[n + 1] = if t.energy.is_empty() { 0.0 } else { 1.0 };
         let m = segment_geometry(p, s, wb, hb)?;
         // validate() checked that a map holds one value per cell of the segment.
-        let cells = detail_map::segment_cells(&m);
-        let map = detail_map::unpack(&t.block_detail, cells.len());
+        let map = detail_map::SegmentMap::decode(&m, &t.block_detail);
         for (i, _) in m.bits().iter().enumerate().filter(|(_, &v)| v) {
             out[i] = f;
-            let cell = detail_map::cell_of(i as u32 % wb, i as u32 / wb, wb);
-            if let (Some(q), Ok(k)) = (&map, cells.binary_search(&cell)) {
-                out[i][n + 2] = f32::from(q[k]) * detail_scale;
+            if let Some(q) = map.as_ref().and_then(|d| d.value_at(i as u32 % wb, i as u32 / wb, wb)) {
+                out[i][n + 2] = f32::from(q) * detail_scale;
                 out[i][n + 3] = 1.0;
             }
         }

@@ -36,6 +36,7 @@
 //! structures). `energy[s·4 + k] = round(ENERGY_PER_OCTAVE · log2(1 + mean((gx cos θ + gy sin θ)²)))`,
 //! `ENERGY_PER_OCTAVE = 4` (quarter-octave steps ≈ 0.75 dB), clamped to `0..=ENERGY_MAX`.
 //! Reduced detail sends the four orientation values averaged over the scales.
+//! `luma_std = round(std(Y))` in grey levels, clamped to `0..=LUMA_STD_MAX`.
 //!
 //! Detail map (Full detail only, [`detail_map`]): per cell of `DETAIL_CELL × DETAIL_CELL`
 //! blocks (32 × 32 px with 16-px blocks) that holds a block of the segment, in raster
@@ -46,7 +47,6 @@
 //! says where it is: a segment is usually most of the background, and its sky and its
 //! foliage need very different amounts of detail. A 512 × 512 image with 85 % non-key
 //! blocks costs about 110 bytes.
-//! `luma_std = round(std(Y))` in grey levels, clamped to `0..=LUMA_STD_MAX`.
 
 mod codec;
 mod describe;

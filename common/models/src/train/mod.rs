@@ -255,6 +255,7 @@ struct Checkpoint {
     step: usize,
     elapsed_s: f64,
     unet: Config,
+    schedule: ScheduleConfig,
     tensors: HashMap<String, Tensor>,
 }
 
@@ -265,8 +266,12 @@ fn load_checkpoint(path: &Path, dev: &Device) -> Result<Checkpoint> {
     let elapsed_s = meta.get("semcom.elapsed_s").and_then(|s| s.parse().ok()).unwrap_or(0.0);
     let unet: Config =
         serde_json::from_str(meta.get("semcom.unet").ok_or_else(|| msg("checkpoint: no config"))?).map_err(msg)?;
+    let schedule: ScheduleConfig = match meta.get("semcom.schedule") {
+        Some(s) => serde_json::from_str(s).map_err(msg)?,
+        None => ScheduleConfig::default(),
+    };
     let tensors = candle_core::safetensors::load_buffer(&data, dev)?;
-    Ok(Checkpoint { step, elapsed_s, unet, tensors })
+    Ok(Checkpoint { step, elapsed_s, unet, schedule, tensors })
 }
 
 /// Writes the model of a training checkpoint (`checkpoint.safetensors`, without the
@@ -274,17 +279,11 @@ fn load_checkpoint(path: &Path, dev: &Device) -> Result<Checkpoint> {
 /// goes on.
 pub fn export_checkpoint(ckpt: &Path, out: &Path, format: WeightFormat, dev: &Device) -> Result<usize> {
     let c = load_checkpoint(ckpt, dev)?;
-    let data = std::fs::read(ckpt).map_err(|e| msg(format!("{}: {e}", ckpt.display())))?;
-    let meta = safetensors_metadata(&data)?;
-    let schedule: ScheduleConfig = match meta.get("semcom.schedule") {
-        Some(s) => serde_json::from_str(s).map_err(msg)?,
-        None => ScheduleConfig::default(),
-    };
     let tensors: HashMap<String, Tensor> =
         c.tensors.into_iter().filter(|(k, _)| !k.starts_with("adam.")).collect();
     let mut extra = HashMap::new();
     extra.insert("semcom.training".to_string(), serde_json::json!({ "checkpoint_step": c.step }).to_string());
-    save_model(out, &c.unet, &schedule, &tensors, format, &extra)?;
+    save_model(out, &c.unet, &c.schedule, &tensors, format, &extra)?;
     Ok(c.step)
 }
 
