@@ -9,9 +9,12 @@
 #
 #   OUT_DIR/train/       natural photos for `semcom train diffusion`
 #   OUT_DIR/held/        the texture family held out for `semcom train lora`
+#   OUT_DIR/val/         validation photos, never trained on (share-alike licensed, so
+#                        kept out of the weights): for choosing settings with
+#                        `semcom eval --images OUT_DIR/val --max-side 640`
 #   OUT_DIR/SOURCES.md   per file: origin, author/copyright, licence, sha256
 #
-# Re-running replaces train/, held/ and SOURCES.md with the same files (nothing
+# Re-running replaces train/, held/, val/ and SOURCES.md with the same files (nothing
 # else in OUT_DIR is touched). Works as root or as a normal user: root's
 # `apt-get download` prints a harmless warning about the `_apt` sandbox user.
 # Needs: bash, python3 with pip, apt-get (with package lists: `apt-get update`
@@ -52,6 +55,10 @@ LOMIRI_PACKAGES=(lomiri-wallpapers-16.04 lomiri-wallpapers-20.04)
 LOMIRI_LICENCES=(CC0-1.0 CC-BY-4.0)
 # Permissively licensed but not a photograph (a digital colour gradient).
 LOMIRI_NOT_PHOTOS=(umang_by_Abhishek_Mudgal.jpg)
+# Licences of the photos that go to val/ instead (never into the weights).
+VAL_LICENCES=(CC-BY-SA-3.0 CC-BY-SA-4.0)
+# Share-alike licensed but not a photograph (flat painted colour bands).
+VAL_NOT_PHOTOS=(Painting-Colors_by__herobrine7gamer.jpg)
 
 # The project's evaluation samples (samples/): never in the corpus.
 EVAL_SAMPLES=(astronaut.png chelsea.png coffee.png rocket.jpg)
@@ -77,11 +84,13 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/build-corpus.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 trap 'exit 130' INT TERM
 STAGE="$TMP/out"
-mkdir -p "$TMP/dl" "$TMP/src" "$STAGE/train" "$STAGE/held"
+mkdir -p "$TMP/dl" "$TMP/src" "$STAGE/train" "$STAGE/held" "$STAGE/val"
 ROWS="$TMP/rows.tsv"       # out path, origin, author, licence (SOURCES.md table)
+VAL_ROWS="$TMP/val.tsv"    # the same for val/
 SKIPPED="$TMP/skipped.tsv" # package file, package, reason (SOURCES.md, "Left out")
 : >"$ROWS"
 : >"$SKIPPED"
+: >"$VAL_ROWS"
 
 # ---------------------------------------------------------------------------
 # 1. scikit-image wheel.
@@ -200,8 +209,20 @@ for pkg in "${LOMIRI_PACKAGES[@]}"; do
     [[ -s "$TMP/lic-$pkg.tsv" ]] || die "$pkg has no usr/share/backgrounds/ images"
     while IFS=$'\t' read -r name licence copyright; do
         if ! in_list "$licence" "${LOMIRI_LICENCES[@]}"; then
-            log "  skip $name ($licence)"
-            printf '%s\t%s\t%s\n' "$name" "$pkg" "$licence (only $TAKEN taken)" >>"$SKIPPED"
+            if in_list "$licence" "${VAL_LICENCES[@]}" && ! in_list "$name" "${VAL_NOT_PHOTOS[@]}"; then
+                log "  val  $name ($licence)"
+                [[ ! -e "$STAGE/val/lomiri-$name" ]] || die "lomiri-$name comes from two packages"
+                cp "$TMP/src/$pkg/usr/share/backgrounds/$name" "$STAGE/val/lomiri-$name"
+                printf '%s\t%s\t%s\t%s\n' "val/lomiri-$name" \
+                    "Debian \`$pkg\` ${PKG_VERSION[$pkg]}, \`/usr/share/backgrounds/$name\`" \
+                    "© $copyright" "$licence (\`/usr/share/doc/$pkg/copyright\`)" >>"$VAL_ROWS"
+                printf '%s\t%s\t%s\n' "$name" "$pkg" "$licence (only $TAKEN trained on): in val/" >>"$SKIPPED"
+                continue
+            fi
+            why="only $TAKEN taken"
+            if in_list "$name" "${VAL_NOT_PHOTOS[@]}"; then why="$why; not a photograph, so not in val/ either"; fi
+            log "  skip $name ($licence: $why)"
+            printf '%s\t%s\t%s\n' "$name" "$pkg" "$licence ($why)" >>"$SKIPPED"
             continue
         fi
         if in_list "$name" "${LOMIRI_NOT_PHOTOS[@]}"; then
@@ -218,7 +239,7 @@ for pkg in "${LOMIRI_PACKAGES[@]}"; do
 done
 
 # ---------------------------------------------------------------------------
-# 3. Checks: no evaluation sample (by name or by content), held/ and train/ disjoint.
+# 3. Checks: no evaluation sample (by name or by content), train/, held/ and val/ disjoint.
 
 eval_sums=()
 for s in "${EVAL_SAMPLES[@]}"; do
@@ -227,7 +248,7 @@ for s in "${EVAL_SAMPLES[@]}"; do
     done
 done
 [[ ${#eval_sums[@]} -ge ${#EVAL_SAMPLES[@]} ]] || die "could not hash the evaluation samples"
-for f in "$STAGE"/train/* "$STAGE"/held/*; do
+for f in "$STAGE"/train/* "$STAGE"/held/* "$STAGE"/val/*; do
     base=${f##*/}
     for s in "${EVAL_SAMPLES[@]}"; do # by name: any file whose name holds "astronaut", ...
         if [[ $base == *"${s%.*}"* ]]; then
@@ -238,13 +259,19 @@ for f in "$STAGE"/train/* "$STAGE"/held/*; do
         die "$base is byte-identical to an evaluation sample"
     fi
 done
-for f in "$STAGE"/held/*; do
-    [[ ! -e "$STAGE/train/${f##*/}" ]] || die "${f##*/} is in both train/ and held/"
+for f in "$STAGE"/held/* "$STAGE"/val/*; do
+    [[ ! -e "$STAGE/train/${f##*/}" ]] || die "${f##*/} is in train/ and in held/ or val/"
+done
+train_sums=$(cd "$STAGE/train" && sha256sum -- * | cut -d' ' -f1)
+for f in "$STAGE"/val/*; do
+    ! grep -qx "$(sha256sum "$f" | cut -d' ' -f1)" <<<"$train_sums" || die "${f##*/} is also a training image"
 done
 n_train=$(find "$STAGE/train" -type f | wc -l)
 n_held=$(find "$STAGE/held" -type f | wc -l)
+n_val=$(find "$STAGE/val" -type f | wc -l)
 [[ $n_held -eq 3 ]] || die "held/ has $n_held files, expected 3"
 [[ $n_train -gt 0 ]] || die "train/ is empty"
+[[ $n_val -gt 0 ]] || die "val/ is empty"
 
 # ---------------------------------------------------------------------------
 # 4. SOURCES.md (deterministic: sorted, no dates).
@@ -276,6 +303,16 @@ n_held=$(find "$STAGE/held" -type f | wc -l)
         printf '| `%s` | %s | %s | %s |\n' "$file" "$origin" "${author//|/\\|}" "${licence//|/\\|}"
     done
     echo
+    echo "Validation photos (\`val/\`): share-alike licensed, so never trained on (the"
+    echo "weights stay free of share-alike terms); used only to choose settings. CC-BY-SA"
+    echo "= <https://creativecommons.org/licenses/by-sa/4.0/> (3.0 likewise); unmodified."
+    echo
+    echo "| file | origin | author / copyright | licence |"
+    echo "|---|---|---|---|"
+    LC_ALL=C sort "$VAL_ROWS" | while IFS=$'\t' read -r file origin author licence; do
+        printf '| `%s` | %s | %s | %s |\n' "$file" "$origin" "${author//|/\\|}" "${licence//|/\\|}"
+    done
+    echo
     echo "Left out of the packages above (scikit-image files not listed are left out"
     echo "on purpose too: \`docs/corpus.md\` says why):"
     echo
@@ -288,7 +325,7 @@ n_held=$(find "$STAGE/held" -type f | wc -l)
     echo "SHA-256 (\`cd OUT_DIR && sha256sum -c\` on this block):"
     echo
     echo '```'
-    (cd "$STAGE" && find train held -type f | LC_ALL=C sort | xargs sha256sum)
+    (cd "$STAGE" && find train held val -type f | LC_ALL=C sort | xargs sha256sum)
     echo '```'
 } >"$STAGE/SOURCES.md"
 
@@ -296,9 +333,9 @@ n_held=$(find "$STAGE/held" -type f | wc -l)
 # 5. Install into OUT (replacing only what this script owns).
 
 mkdir -p "$OUT"
-rm -rf "$OUT/train" "$OUT/held" "$OUT/SOURCES.md"
-cp -R "$STAGE/train" "$STAGE/held" "$STAGE/SOURCES.md" "$OUT/"
+rm -rf "$OUT/train" "$OUT/held" "$OUT/val" "$OUT/SOURCES.md"
+cp -R "$STAGE/train" "$STAGE/held" "$STAGE/val" "$STAGE/SOURCES.md" "$OUT/"
 
-bytes=$(du -sb "$OUT/train" "$OUT/held" | awk '{s += $1} END {print s}')
-log "done in $((SECONDS - START)) s: $OUT/train ($n_train files), $OUT/held ($n_held files),"
+bytes=$(du -sb "$OUT/train" "$OUT/held" "$OUT/val" | awk '{s += $1} END {print s}')
+log "done in $((SECONDS - START)) s: $OUT/train ($n_train files), $OUT/held ($n_held files), $OUT/val ($n_val files),"
 log "  $((bytes / 1024)) KiB in all; sources and licences in $OUT/SOURCES.md"

@@ -9,7 +9,8 @@
 //!
 //! Environment: `SNR` (dB, default 10), and for the diffusion generator `WEIGHTS` (model
 //! file; default the embedded one), `STEPS`, `STRENGTH`, `LUMA` (1 = luma only),
-//! `START` (SDEdit start, 1 = pure noise) and `TAG` (file tag, default `diffusion`).
+//! `START` (SDEdit start, 1 = pure noise), `MATCH` (1 = energy match) and `TAG` (file
+//! tag, default `diffusion`).
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
@@ -34,6 +35,7 @@ fn main() -> Result<()> {
     if let Some(v) = env("LUMA") { ds.luma_only = v == "1"; }
     if let Some(v) = env("WEIGHTS") { ds.weights = Some(v.into()); }
     if let Some(v) = env("START") { ds.start = v.parse()?; }
+    if let Some(v) = env("MATCH") { ds.match_energy = v == "1"; }
     let tag = env("TAG").unwrap_or_else(|| "diffusion".into());
     let diff = build_generator(&ds, &Device::Cpu)?;
     for p in args {

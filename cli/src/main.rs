@@ -103,7 +103,7 @@ enum Command {
         compare: bool,
         /// The receiver's generator: the embedded diffusion model, or the model-free
         /// classical fill.
-        #[arg(long, default_value = "classical", value_parser = ["diffusion", "classical"])]
+        #[arg(long, default_value = "diffusion", value_parser = ["diffusion", "classical"])]
         generator: String,
     },
     /// Submit an image to a running sender and (by default) wait for delivery.
@@ -185,6 +185,10 @@ enum Command {
         /// Folder of PNG/JPEG images.
         #[arg(long, default_value = "samples")]
         images: PathBuf,
+        /// Downscale images whose longer side exceeds this many pixels (Lanczos), e.g.
+        /// camera photos; default: evaluate them as they are.
+        #[arg(long)]
+        max_side: Option<u32>,
         /// Es/N0 values in dB: a comma list of values and from:to:step ranges.
         #[arg(long, default_value = "-5:20:5", allow_hyphen_values = true)]
         snr: String,
@@ -212,6 +216,14 @@ enum Command {
         /// the classical fill noised to that level (default: the receiver's default).
         #[arg(long)]
         diffusion_start: Option<f64>,
+        /// Scale of semcom-diffusion's generated detail, [0, 2] (default: the receiver's
+        /// default).
+        #[arg(long)]
+        diffusion_strength: Option<f64>,
+        /// Whether semcom-diffusion scales its detail to the classical fill's local energy
+        /// (`true`/`false`; default: the receiver's default, true).
+        #[arg(long)]
+        diffusion_match_energy: Option<bool>,
         /// Channel realisations per cell.
         #[arg(long, default_value_t = 1)]
         realisations: u32,
@@ -397,6 +409,7 @@ async fn main() -> Result<()> {
         }
         Command::Eval {
             images,
+            max_side,
             snr,
             channel,
             rho,
@@ -405,6 +418,8 @@ async fn main() -> Result<()> {
             diffusion_weights,
             diffusion_steps,
             diffusion_start,
+            diffusion_strength,
+            diffusion_match_energy,
             realisations,
             seed,
             jobs,
@@ -416,6 +431,7 @@ async fn main() -> Result<()> {
             use semcom_cli::eval;
             let mut opts = eval::EvalOptions::new(out);
             opts.images = images;
+            opts.max_side = max_side;
             opts.snrs_db = eval::parse_snrs(&snr)?;
             opts.channels = channel.split(',').map(str::parse).collect::<Result<_>>()?;
             opts.rhos = eval::parse_rhos(&rho)?;
@@ -427,6 +443,12 @@ async fn main() -> Result<()> {
             }
             if let Some(start) = diffusion_start {
                 opts.diffusion.start = start;
+            }
+            if let Some(strength) = diffusion_strength {
+                opts.diffusion.strength = strength;
+            }
+            if let Some(m) = diffusion_match_energy {
+                opts.diffusion.match_energy = m;
             }
             opts.realisations = realisations;
             opts.seed = seed;

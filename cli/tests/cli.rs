@@ -41,7 +41,8 @@ fn metrics_prints_json_for_a_pair_and_refuses_lpips_clearly() {
 
 /// `semcom demo --compare` on one image at one SNR: both codecs' reconstructions,
 /// the key mask and prompt of the semantic run, and a summary whose rows carry the
-/// metrics, a split that adds up and the generator (`--generator diffusion`).
+/// metrics, a split that adds up and the generator (the default, the embedded diffusion
+/// model).
 #[test]
 fn demo_compares_the_codecs_and_writes_masks_prompts_and_a_summary() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -50,7 +51,7 @@ fn demo_compares_the_codecs_and_writes_masks_prompts_and_a_summary() {
     std::fs::copy(sample("chelsea.png"), images.join("chelsea.png")).expect("copy");
     let out = dir.path().join("out");
     let run = Command::new(env!("CARGO_BIN_EXE_semcom"))
-        .args(["demo", "--snr", "10", "--compare", "--generator", "diffusion", "--images"])
+        .args(["demo", "--snr", "10", "--compare", "--images"])
         .arg(&images)
         .arg("--out")
         .arg(&out)

@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 
 use image::RgbImage;
 use semcom_cli::eval::report::{plot_path, GAP, GROUP_GAP, TILE_H, TILE_W};
-use semcom_cli::eval::rows::{header_line, read_csv, Row, COLUMNS};
+use semcom_cli::eval::rows::{header_line, read_csv, Row, COLUMNS, SETTINGS_FILE};
 use semcom_cli::eval::{self, channel::ChannelKind, parse_rhos, EvalOptions};
 use semcom_codec::baseline::{decode_jpeg, jpeg_ldpc_encode, mid_grey, JpegLdpcConfig};
 
@@ -244,11 +244,16 @@ fn a_rerun_resumes_instead_of_recomputing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("out");
     std::fs::create_dir(&out).expect("mkdir");
-    for f in ["results.csv", "results.jsonl", "grid.png"] {
+    for f in ["results.csv", "results.jsonl", "grid.png", SETTINGS_FILE] {
         std::fs::copy(s.out.join(f), out.join(f)).expect("copy");
     }
     let opts = EvalOptions { out: out.clone(), ..s.opts.clone() };
     let csv_before = std::fs::read_to_string(out.join("results.csv")).expect("csv");
+
+    // Other settings the rows depend on (frame erasures here): refused, file untouched.
+    let err = eval::run(&EvalOptions { erasure: 0.1, ..opts.clone() }).err().expect("other settings refused");
+    assert!(format!("{err:#}").contains("erasure"), "{err:#}");
+    assert_eq!(std::fs::read_to_string(out.join("results.csv")).expect("csv"), csv_before);
 
     // Everything is there: nothing is recomputed, the file is unchanged.
     let again = eval::run(&opts).expect("rerun");
@@ -361,6 +366,16 @@ fn semcom_diffusion_shares_semcoms_key_regions_and_regenerates_the_rest() {
     let described = format!("diffusion generator (embedded int8 weights, {} DDIM steps", o.diffusion.steps);
     assert!(summary.markdown.contains(&described), "{}", summary.markdown);
     assert!(plot_path(&out, "psnr", "awgn", "1/32").exists());
+
+    // Resuming with other diffusion settings would mix two generators in one file:
+    // refused. A sweep without semcom-diffusion is not concerned by them.
+    let mut other = o.clone();
+    other.diffusion.start = 0.25;
+    let err = eval::run(&other).err().expect("other diffusion settings refused");
+    assert!(format!("{err:#}").contains("semcom-diffusion") && format!("{err:#}").contains("0.25"), "{err:#}");
+    other.methods = vec!["semcom".into()];
+    assert_eq!(eval::run(&other).expect("classical only").new_rows, 0);
+    assert_eq!(eval::run(&o).expect("the original settings").new_rows, 0, "settings record lost");
 
     // The reconstructions themselves, from the methods the sweep ran on the same cell.
     let built = methods::build(&o.methods, &o.mcs, &o.diffusion).expect("methods");

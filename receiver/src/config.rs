@@ -27,8 +27,8 @@ pub struct ReceiverConfig {
     /// Semantic codec parameters (`[semantic]`); must match the sender's. The
     /// transmission header says which codec each transmission uses.
     pub semantic: SemanticConfig,
-    /// Generator that fills the non-key regions: "classical" (model-free, the default)
-    /// or "diffusion" (the embedded int8 model, or the files in `[diffusion]`).
+    /// Generator that fills the non-key regions: "diffusion" (the embedded int8 model,
+    /// or the files in `[diffusion]`; the default) or "classical" (model-free).
     pub generator: GeneratorKind,
     /// The diffusion generator's model files and sampling (`[diffusion]`); loaded once
     /// at startup when `generator = "diffusion"`.
@@ -39,6 +39,10 @@ pub struct ReceiverConfig {
     pub max_symbols: u64,
     /// Reconstructions wider or taller than this are refused (corrupted metadata).
     pub max_dimension: u32,
+    /// Transmissions decoded at the same time; more wait, fully received, for a slot.
+    /// Decoding is CPU-bound and the diffusion model already uses every core, so more
+    /// than one mostly adds memory.
+    pub max_concurrent_decodes: usize,
 }
 
 impl Default for ReceiverConfig {
@@ -56,6 +60,7 @@ impl Default for ReceiverConfig {
             softcast: SoftCastConfig::default(),
             max_symbols: 64 * 1024 * 1024,
             max_dimension: 8192,
+            max_concurrent_decodes: 1,
         }
     }
 }
@@ -75,16 +80,17 @@ mod tests {
 
     use super::*;
 
-    /// The example configuration selects the default generator, the classical fill, and
-    /// documents `[diffusion]` with its defaults; `[diffusion]` keys are read (and unknown
+    /// The example configuration selects the default generator, the embedded diffusion
+    /// model, and the default decode concurrency, and documents `[diffusion]` with its defaults; `[diffusion]` keys are read (and unknown
     /// ones refused), as is `generator = "diffusion"`; an unknown generator is an error
     /// that names it.
     #[test]
     fn example_config_selects_the_default_generator() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/config/receiver.toml");
         let cfg: ReceiverConfig = load(&Layers::new("SEMCOM_RECEIVER_TEST_EXAMPLE").file(Some(&path))).expect("load");
-        assert_eq!(cfg.generator, GeneratorKind::Classical);
-        assert_eq!(GeneratorKind::default(), GeneratorKind::Classical);
+        assert_eq!(cfg.generator, GeneratorKind::Diffusion);
+        assert_eq!(GeneratorKind::default(), GeneratorKind::Diffusion);
+        assert_eq!(cfg.max_concurrent_decodes, ReceiverConfig::default().max_concurrent_decodes);
         assert_eq!(cfg.diffusion, DiffusionSettings::default());
         assert_eq!(cfg.diffusion.weights, None, "the example uses the embedded model");
         assert_eq!(cfg.semantic, SemanticConfig::default());
@@ -107,8 +113,8 @@ mod tests {
             (defaults.lora_mode, defaults.steps, defaults.seam)
         );
         assert_eq!(
-            (documented.strength, documented.luma_only, documented.start),
-            (defaults.strength, defaults.luma_only, defaults.start)
+            (documented.strength, documented.luma_only, documented.start, documented.match_energy),
+            (defaults.strength, defaults.luma_only, defaults.start, defaults.match_energy)
         );
         let keys = serde_json::to_value(&defaults).expect("JSON");
         for key in keys.as_object().expect("fields").keys() {

@@ -15,7 +15,7 @@ mod store;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
+use anyhow::{anyhow, Context, Result};
 use semcom_net::Fingerprint;
 use semcom_proto::v1::receiver_server::ReceiverServer;
 use semcom_runtime::{node_credentials, ServerTask};
@@ -42,12 +42,16 @@ impl RunningReceiver {
 
 /// Binds the QUIC and gRPC sockets and starts serving.
 pub async fn start(cfg: ReceiverConfig) -> Result<RunningReceiver> {
+    // A bad codec section should stop the daemon at start, not fail every transmission;
+    // checked before anything is written to the data directory.
+    cfg.semantic.validate().context("[semantic] configuration")?;
+    cfg.softcast.validate().context("[softcast] configuration")?;
+    if cfg.max_concurrent_decodes == 0 {
+        return Err(anyhow!("max_concurrent_decodes must be at least 1"));
+    }
     let (identity, trust) = node_credentials(&cfg.data_dir, &cfg.node_name, &cfg.identity, &cfg.trust)
         .context("node identity and trust")?;
     let fingerprint = identity.fingerprint();
-    // A bad codec section should stop the daemon at start, not fail every transmission.
-    cfg.semantic.validate().context("[semantic] configuration")?;
-    cfg.softcast.validate().context("[softcast] configuration")?;
     // Built once here (loading and dequantizing a model takes a moment) and shared by
     // every decode; a bad `[diffusion]` section stops the daemon at start.
     let (kind, settings) = (cfg.generator, cfg.diffusion.clone());
@@ -70,6 +74,7 @@ pub async fn start(cfg: ReceiverConfig) -> Result<RunningReceiver> {
         decoders: decode::Decoders { softcast: cfg.softcast.clone(), semantic: cfg.semantic.clone(), generator },
         max_symbols: cfg.max_symbols,
         max_dimension: cfg.max_dimension,
+        decode_slots: tokio::sync::Semaphore::new(cfg.max_concurrent_decodes),
     });
     let (health_reporter, health) = tonic_health::server::health_reporter();
     health_reporter.set_serving::<ReceiverServer<api::ReceiverApi>>().await;
@@ -93,4 +98,27 @@ pub async fn start(cfg: ReceiverConfig) -> Result<RunningReceiver> {
         result
     });
     Ok(RunningReceiver { quic_addr, grpc_addr, fingerprint, task })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A configuration that could never decode anything stops the daemon at start, with
+    /// the key named, before it writes anything (no identity generated).
+    #[tokio::test]
+    async fn zero_decode_slots_is_a_startup_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cfg = ReceiverConfig {
+            data_dir: dir.path().to_path_buf(),
+            quic_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            grpc_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            generator: GeneratorKind::Classical,
+            max_concurrent_decodes: 0,
+            ..ReceiverConfig::default()
+        };
+        let err = start(cfg).await.err().expect("refused");
+        assert!(format!("{err:#}").contains("max_concurrent_decodes"), "{err:#}");
+        assert_eq!(std::fs::read_dir(dir.path()).expect("data dir").count(), 0, "files written");
+    }
 }

@@ -23,6 +23,8 @@ pub(crate) struct LinkContext {
     pub decoders: Decoders,
     pub max_symbols: u64,
     pub max_dimension: u32,
+    /// One permit per decode that may run at once (`max_concurrent_decodes`).
+    pub decode_slots: tokio::sync::Semaphore,
 }
 
 /// Accepts connections until the endpoint closes.
@@ -171,6 +173,7 @@ async fn receive_and_store(
 
     let task_ctx = Arc::clone(ctx);
     let codec = header.codec.clone();
+    let _slot = ctx.decode_slots.acquire().await.context("decode slots closed")?;
     let decode_started = Instant::now();
     let d = tokio::task::spawn_blocking(move || decode::decode(&codec, &rx, &task_ctx.decoders, task_ctx.max_dimension))
         .await

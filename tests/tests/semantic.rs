@@ -1,7 +1,7 @@
 //! The semantic codec end to end: the real daemons on loopback, channel-sim
 //! applying AWGN, the sender told the channel's SNR (CSI feedback), the receiver
-//! regenerating with the embedded diffusion model where a test selects it, the classical
-//! fill (the default) elsewhere and storing the image with its key mask, prompt and
+//! regenerating with the embedded diffusion model (the default) or the classical fill
+//! where a test selects it, and storing the image with its key mask, prompt and
 //! channel-use split.
 
 mod common;
@@ -31,7 +31,8 @@ fn read_json(path: &std::path::Path) -> serde_json::Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn semantic_results_store_mask_prompt_and_a_consistent_split() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let opts = StackOptions { generator: GeneratorKind::Diffusion, ..StackOptions::default() };
+    let opts = StackOptions::default();
+    assert_eq!(opts.generator, GeneratorKind::Diffusion, "the default generator");
     let stack = Stack::start(dir.path(), &opts).await.expect("stack starts");
     let mut clients = stack.clients().await.expect("clients");
     let bytes = sample_bytes("astronaut.png");

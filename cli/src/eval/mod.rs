@@ -6,7 +6,8 @@
 //! Output folder:
 //! * `results.csv` / `results.jsonl`: one row per image × method × channel × ρ × SNR ×
 //!   realisation ([`rows::Row`]), streamed as rows finish; a rerun skips the rows
-//!   already in `results.csv` (resume);
+//!   already in `results.csv` (resume) unless they were computed with other settings
+//!   (`settings.json`);
 //! * `plots/`: each metric vs SNR, one line per method, one chart per (channel, ρ);
 //! * `grid.png`: original and reconstructions at a few SNRs;
 //! * `summary.md`: mean metrics per (channel, ρ, SNR, method), failure counts, median
@@ -34,7 +35,7 @@ use semcom_models::DiffusionSettings;
 
 use channel::{cell_seed, ChannelKind, ChannelSpec};
 use methods::{Cell, Method, Outcome};
-use rows::{Row, RowKey, RowWriter};
+use rows::{Row, RowKey, RowWriter, SweepSettings};
 
 /// A bandwidth ratio as given on the command line and its value.
 #[derive(Debug, Clone, PartialEq)]
@@ -103,6 +104,9 @@ pub const DEFAULT_METHODS: [&str; 5] = ["semcom", "semcom-diffusion", "softcast"
 pub struct EvalOptions {
     /// Folder of PNG/JPEG images.
     pub images: PathBuf,
+    /// Images whose longer side exceeds this are downscaled to it (Lanczos) before the
+    /// sweep; `None`: as they are.
+    pub max_side: Option<u32>,
     pub snrs_db: Vec<f64>,
     pub channels: Vec<ChannelKind>,
     pub rhos: Vec<Rho>,
@@ -134,6 +138,7 @@ impl EvalOptions {
     pub fn new(out: impl Into<PathBuf>) -> Self {
         Self {
             images: PathBuf::from("samples"),
+            max_side: None,
             snrs_db: vec![-5.0, 0.0, 5.0, 10.0, 15.0, 20.0],
             channels: vec![ChannelKind::Awgn],
             rhos: vec![Rho { label: "1/32".into(), value: 1.0 / 32.0 }],
@@ -158,6 +163,9 @@ impl EvalOptions {
         if self.realisations == 0 {
             bail!("--realisations must be at least 1");
         }
+        if self.max_side.is_some_and(|m| m < 16) {
+            bail!("--max-side must be at least 16 pixels");
+        }
         if self.coherence == 0 {
             bail!("--coherence must be at least 1 symbol");
         }
@@ -170,6 +178,20 @@ impl EvalOptions {
             }
         }
         Ok(())
+    }
+
+    /// What the rows depend on beyond their key: checked when a sweep resumes.
+    pub fn row_settings(&self) -> Result<SweepSettings> {
+        let common = serde_json::json!({
+            "max_side": self.max_side,
+            "coherence": self.coherence,
+            "erasure": self.erasure,
+        });
+        let mut per_method = std::collections::BTreeMap::new();
+        if self.methods.iter().any(|m| m == methods::SEMCOM_DIFFUSION) {
+            per_method.insert(methods::SEMCOM_DIFFUSION.to_string(), serde_json::to_value(&self.diffusion)?);
+        }
+        Ok(SweepSettings { common, methods: per_method })
     }
 
     /// The swept SNRs the grid shows.
@@ -195,8 +217,16 @@ pub struct EvalImage {
     pub image: RgbImage,
 }
 
-/// Loads the images of a folder (sorted by name).
-pub fn load_images(dir: &Path) -> Result<Vec<EvalImage>> {
+/// Limits for the local files a sweep reads: above the daemons' defaults so that camera
+/// photos (20+ Mpx) load and `--max-side` can bring them down; still a guard against an
+/// absurd header.
+const LOCAL_IMAGE_LIMITS: ImageLimits =
+    ImageLimits { max_width: 16384, max_height: 16384, max_pixels: 64 << 20, max_input_bytes: 128 << 20 };
+
+/// Loads the images of a folder (sorted by name), downscaled so that the longer side is
+/// at most `max_side` when one is given (camera photos are far larger than the channel
+/// budgets and the generators are meant for).
+pub fn load_images(dir: &Path, max_side: Option<u32>) -> Result<Vec<EvalImage>> {
     let mut out = Vec::new();
     let mut seen = HashSet::new();
     for path in crate::demo::image_files(dir)? {
@@ -205,11 +235,26 @@ pub fn load_images(dir: &Path) -> Result<Vec<EvalImage>> {
             bail!("two images named {name:?} in {} (rows are keyed by the file stem)", dir.display());
         }
         let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-        let image =
-            decode_image(&bytes, &ImageLimits::default()).with_context(|| format!("decoding {}", path.display()))?;
+        let image = decode_image(&bytes, &LOCAL_IMAGE_LIMITS).with_context(|| format!("decoding {}", path.display()))?;
+        let image = match max_side {
+            Some(m) => fit_within(image, m),
+            None => image,
+        };
         out.push(EvalImage { name, image });
     }
     Ok(out)
+}
+
+/// `image` scaled down (aspect kept, Lanczos) so that its longer side is at most `max_side`.
+fn fit_within(image: RgbImage, max_side: u32) -> RgbImage {
+    let (w, h) = image.dimensions();
+    let long = w.max(h);
+    if long <= max_side {
+        return image;
+    }
+    let scale = f64::from(max_side) / f64::from(long);
+    let (nw, nh) = ((f64::from(w) * scale).round().max(1.0) as u32, (f64::from(h) * scale).round().max(1.0) as u32);
+    image::imageops::resize(&image, nw.min(max_side), nh.min(max_side), image::imageops::FilterType::Lanczos3)
 }
 
 /// One (image, channel, ρ, SNR, realisation) cell of the sweep.
@@ -246,10 +291,10 @@ type MaskCache = Mutex<HashMap<(usize, usize, i64), Arc<Option<(Vec<bool>, f64)>
 /// Runs a sweep (module docs).
 pub fn run(opts: &EvalOptions) -> Result<EvalSummary> {
     opts.validate()?;
-    let images = load_images(&opts.images)?;
+    let images = load_images(&opts.images, opts.max_side)?;
     let methods = methods::build(&opts.methods, &opts.mcs, &opts.diffusion)?;
     std::fs::create_dir_all(&opts.out).with_context(|| format!("creating {}", opts.out.display()))?;
-    let (mut writer, existing) = RowWriter::open(&opts.out)?;
+    let (mut writer, existing) = RowWriter::open(&opts.out, &opts.row_settings()?)?;
 
     let grid_snrs: HashSet<i64> = opts.grid_snrs().iter().map(|&s| snr_key(s)).collect();
     let is_grid_cell = |j: &Job| {
@@ -581,5 +626,21 @@ mod tests {
         assert_eq!(o.grid_snrs(), vec![-5.0, 7.5, 20.0]);
         o.grid_snrs = Some(vec![1.0, 9.0, 100.0]);
         assert_eq!(o.grid_snrs(), vec![0.0, 10.0, 20.0]);
+    }
+
+    /// `--max-side` keeps the aspect ratio, leaves images that already fit untouched, and
+    /// preserves a flat colour (Lanczos weights sum to one).
+    #[test]
+    fn max_side_downscales_only_what_is_too_large() {
+        let wide = RgbImage::from_pixel(1000, 400, image::Rgb([200, 100, 50]));
+        let small = fit_within(wide.clone(), 250);
+        assert_eq!(small.dimensions(), (250, 100));
+        assert!(small.pixels().all(|p| p.0 == [200, 100, 50]), "flat colour changed");
+        let tall = fit_within(RgbImage::new(333, 1000), 100);
+        assert_eq!(tall.dimensions(), (33, 100));
+        assert_eq!(fit_within(wide.clone(), 1000), wide);
+        let mut o = EvalOptions::new("x");
+        o.max_side = Some(8);
+        assert!(o.validate().is_err());
     }
 }

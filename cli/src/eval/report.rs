@@ -133,9 +133,10 @@ pub fn write_all(
     let _ = writeln!(md, "# semcom eval\n");
     let _ = writeln!(
         md,
-        "Images: `{}` ({}). SNR: {} dB. Channels: {}{}. ρ: {}. Realisations: {} (seed {}). \
+        "Images: `{}`{} ({}). SNR: {} dB. Channels: {}{}. ρ: {}. Realisations: {} (seed {}). \
          Frame erasure probability: {}.\n",
         opts.images.display(),
+        opts.max_side.map(|m| format!(", downscaled to at most {m} px")).unwrap_or_default(),
         sizes.join(", "),
         opts.snrs_db.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", "),
         opts.channels.iter().map(|c| c.name()).collect::<Vec<_>>().join(", "),
@@ -165,13 +166,14 @@ pub fn write_all(
         let _ = writeln!(
             md,
             "`{SEMCOM}` and `{SEMCOM_DIFFUSION}`: the semantic codec with the classical fill and with the diffusion \
-             generator ({}, {} DDIM steps from {}, seam {} px, strength {}). Same key regions, symbols and channel \
+             generator ({}, {} DDIM steps from {}, seam {} px, strength {}{}). Same key regions, symbols and channel \
              draw: they differ in the non-key regions only.\n",
             semcom_receiver::describe_diffusion(d),
             d.steps,
             if d.start < 1.0 { format!("the classical fill noised to {}·T", d.start) } else { "pure noise".into() },
             d.seam,
-            d.strength
+            d.strength,
+            if d.match_energy { ", local energy matched to the classical fill's" } else { "" }
         );
     }
 

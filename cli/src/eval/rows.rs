@@ -7,7 +7,7 @@
 //! are replaced by spaces so that one row is always one line (a torn last line after
 //! an interrupt is then easy to recognise and drop).
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
@@ -240,6 +240,40 @@ pub fn parse_line(line: &str) -> Option<Row> {
     serde_json::from_value(Value::Object(map)).ok()
 }
 
+/// File next to `results.csv` recording the [`SweepSettings`] its rows were computed with.
+pub const SETTINGS_FILE: &str = "settings.json";
+
+/// What rows depend on beyond their key (image, method, channel, ρ, SNR, realisation,
+/// seed). Resuming under other values would mix two experiments in one file, so a sweep
+/// refuses to add to rows computed with different ones.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SweepSettings {
+    /// Settings every row depends on (image scaling, channel options).
+    pub common: Value,
+    /// Settings of the methods that have their own (e.g. the diffusion generator's), for
+    /// the methods of this sweep.
+    pub methods: BTreeMap<String, Value>,
+}
+
+impl SweepSettings {
+    /// Why rows already in the file (`existing`, computed under `self`) cannot be resumed
+    /// under `now`: one entry per differing part; empty if they can.
+    fn conflicts(&self, now: &SweepSettings, existing: &[Row]) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.common != now.common {
+            out.push(format!("{} (was {})", now.common, self.common));
+        }
+        for (method, settings) in &now.methods {
+            let was = self.methods.get(method);
+            if existing.iter().any(|r| r.method == *method) && was != Some(settings) {
+                let was = was.map_or_else(|| "not recorded".to_string(), Value::to_string);
+                out.push(format!("{method}: {settings} (was {was})"));
+            }
+        }
+        out
+    }
+}
+
 /// Streams rows to `results.csv` and `results.jsonl`, flushing after each row so that
 /// an interrupted sweep keeps every finished row.
 pub struct RowWriter {
@@ -255,9 +289,11 @@ pub struct Existing {
 
 impl RowWriter {
     /// Opens the two files in `out`. An existing `results.csv` with this schema is kept
-    /// (a torn last line is dropped) and its rows returned for resuming; `results.jsonl`
-    /// is rewritten from it so both files always hold the same rows.
-    pub fn open(out: &Path) -> Result<(Self, Existing)> {
+    /// (a torn last line is dropped) and its rows returned for resuming, unless they were
+    /// computed with other `settings` ([`SETTINGS_FILE`]; a folder without one, from an
+    /// older semcom, is taken as matching); `results.jsonl` is rewritten from it so both
+    /// files always hold the same rows.
+    pub fn open(out: &Path, settings: &SweepSettings) -> Result<(Self, Existing)> {
         let csv_path = out.join("results.csv");
         let jsonl_path = out.join("results.jsonl");
         let mut rows = Vec::new();
@@ -281,6 +317,30 @@ impl RowWriter {
                 }
             }
         }
+        let settings_path = out.join(SETTINGS_FILE);
+        let mut recorded = settings.clone();
+        if settings_path.exists() {
+            let text = std::fs::read_to_string(&settings_path)
+                .with_context(|| format!("reading {}", settings_path.display()))?;
+            let old: SweepSettings =
+                serde_json::from_str(&text).with_context(|| format!("{} is not a settings record", settings_path.display()))?;
+            let conflicts = old.conflicts(settings, &rows);
+            if !conflicts.is_empty() {
+                bail!(
+                    "{} holds rows computed with other settings, which a resume would mix with these: {}; \
+                     use another --out, or remove results.csv to recompute",
+                    csv_path.display(),
+                    conflicts.join("; ")
+                );
+            }
+            // Methods this sweep does not run keep the settings their rows were made with.
+            for (m, v) in old.methods {
+                recorded.methods.entry(m).or_insert(v);
+            }
+        }
+        std::fs::write(&settings_path, format!("{:#}\n", serde_json::to_value(&recorded)?))
+            .with_context(|| format!("writing {}", settings_path.display()))?;
+
         // Rewrite both files from the rows that survived: drops a torn line and any
         // JSON line whose CSV twin was lost.
         let mut csv = File::create(&csv_path).with_context(|| format!("writing {}", csv_path.display()))?;

@@ -36,22 +36,26 @@ pub struct DiffusionSettings {
     /// LoRA adapter file from `semcom train lora`.
     pub lora: Option<PathBuf>,
     pub lora_mode: LoraMode,
-    /// DDIM steps (1–10). Default 4: from `start` = 0.1 they cover the last 100 training
-    /// timesteps, and 4 measured as well as 8 on the validation photos.
+    /// DDIM steps (1–10). Default 4 (from `start` = 0.5 they cover the last 500
+    /// training timesteps).
     pub steps: usize,
     /// Seam ramp width in pixels on the generated side of key boundaries.
     pub seam: u32,
-    /// Scale of the generated detail (0–2; 1 = as sampled). Default 0.5: the lowest
-    /// non-key texture distance of 0.5 / 0.75 / 1 on validation photos that are neither
-    /// in the corpus nor among the samples (docs/models/diffusion.md).
+    /// Scale of the generated detail (0–2; 1 = as sampled). Default 0.5, the classical
+    /// fill's texture strength: with `match_energy` the detail then has the classical
+    /// fill's local energy (higher measured worse on the validation photos,
+    /// docs/models/diffusion.md).
     pub strength: f64,
     /// Add only the luma of the generated detail (colour from the analog base).
     pub luma_only: bool,
     /// Where DDIM starts, as a fraction of the training timesteps (0–1]: 1 = from pure
     /// noise; below 1 the model refines the classical fill noised to that level (SDEdit).
-    /// Default 0.1: the lowest non-key texture distance of 1, 0.2, 0.15 and 0.1 on the
-    /// validation photos (docs/models/diffusion.md).
+    /// Default 0.5, chosen with `match_energy` on the validation photos (`corpus/val`,
+    /// docs/models/diffusion.md).
     pub start: f64,
+    /// Scale the generated detail to the classical fill's local energy, i.e. to the
+    /// prompt's texture statistics and detail map ([`crate::generator::match_local_energy`]).
+    pub match_energy: bool,
 }
 
 impl Default for DiffusionSettings {
@@ -64,7 +68,8 @@ impl Default for DiffusionSettings {
             seam: 2,
             strength: 0.5,
             luma_only: true,
-            start: 0.1,
+            start: 0.5,
+            match_energy: true,
         }
     }
 }
@@ -99,6 +104,7 @@ pub fn build_generator(s: &DiffusionSettings, device: &Device) -> Result<Diffusi
         }
     };
     let ddim = DdimConfig { steps: s.steps, start: s.start, ..DdimConfig::default() };
-    let compose = ComposeSettings { seam: s.seam, strength: s.strength, luma_only: s.luma_only };
+    let compose =
+        ComposeSettings { seam: s.seam, strength: s.strength, luma_only: s.luma_only, match_energy: s.match_energy };
     DiffusionGenerator::new(model, &file.schedule, &ddim, device.clone(), compose, name)
 }

@@ -22,7 +22,7 @@ pub use candle_nn;
 pub use conditions::PatchInputs;
 pub use ddim::{DdimConfig, DdimSampler};
 pub use embedded::{build_generator, DiffusionSettings, LoraMode};
-pub use generator::{ComposeSettings, DiffusionGenerator};
+pub use generator::{match_local_energy, ComposeSettings, DiffusionGenerator};
 pub use layers::{LoraConfig, Weights};
 pub use rng::NoiseRng;
 pub use schedule::{NoiseSchedule, ScheduleConfig, ScheduleKind};

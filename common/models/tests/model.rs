@@ -18,7 +18,7 @@ use semcom_models::train::{denoising_loss, Batch};
 use semcom_models::unet::{depth_to_space, patch_dct_matrix, space_to_depth};
 use semcom_models::weights::{save_tensors_atomic, varmap_tensors};
 use semcom_models::{
-    build_generator, save_model, ComposeSettings, DdimConfig, DdimSampler, DiffusionGenerator, DiffusionSettings,
+    build_generator, match_local_energy, save_model, ComposeSettings, DdimConfig, DdimSampler, DiffusionGenerator, DiffusionSettings,
     LoraConfig, ModelFile, NoiseRng, NoiseSchedule, PatchInputs, ScheduleConfig, ScheduleKind, UNet, UNetConfig,
     WeightFormat, Weights,
 };
@@ -807,7 +807,7 @@ fn diffusion_generator_keeps_key_pixels_and_is_seeded() -> Result<()> {
     let (model, _vm) = seeded_unet(&cfg, 29)?;
     let ddim = DdimConfig { steps: 3, ..DdimConfig::default() };
     let seam = 2;
-    let compose = ComposeSettings { seam, strength: 1.0, luma_only: false };
+    let compose = ComposeSettings { seam, strength: 1.0, luma_only: false, match_energy: false };
     let gen =
         DiffusionGenerator::new(model.clone(), &ScheduleConfig::default(), &ddim, DEV, compose, "test-diffusion")?;
     assert_eq!(gen.name(), "test-diffusion");
@@ -879,7 +879,57 @@ fn diffusion_generator_keeps_key_pixels_and_is_seeded() -> Result<()> {
     Ok(())
 }
 
-const COMPOSE0: ComposeSettings = ComposeSettings { seam: 0, strength: 1.0, luma_only: true };
+const COMPOSE0: ComposeSettings = ComposeSettings { seam: 0, strength: 1.0, luma_only: true, match_energy: false };
+
+/// The energy match against a brute-force reading of its definition: at every patch
+/// position the gain is √((ΣE_ref + ε)/(ΣE_res + ε)) over the clipped (2r+1)² window,
+/// capped; a residual that is the reference scaled comes back as the reference; where
+/// the reference is flat the detail is removed.
+#[test]
+fn energy_match_follows_its_definition() -> Result<()> {
+    let (c, h, w) = (12, 9, 11);
+    let mut rng = NoiseRng::new(41);
+    let reference = rng.randn((1, c, h, w), &DEV)?;
+    let residual = (rng.randn((1, c, h, w), &DEV)? * 0.7)?;
+    let energy = |t: &Tensor| -> Result<Vec<f32>> { t.sqr()?.sum_keepdim(1)?.flatten_all()?.to_vec1::<f32>() };
+    let (e_ref, e_res) = (energy(&reference)?, energy(&residual)?);
+    let res = values(&residual)?;
+    for (radius, cap) in [(1usize, 4f32), (2, 4.0), (2, 1.1)] {
+        let out = values(&match_local_energy(&residual, &reference, radius, cap)?)?;
+        for y in 0..h {
+            for x in 0..w {
+                let (mut sr, mut sg) = (0f32, 0f32);
+                for yy in y.saturating_sub(radius)..=(y + radius).min(h - 1) {
+                    for xx in x.saturating_sub(radius)..=(x + radius).min(w - 1) {
+                        sr += e_res[yy * w + xx];
+                        sg += e_ref[yy * w + xx];
+                    }
+                }
+                let gain = ((sg + 1e-3) / (sr + 1e-3)).sqrt().min(cap);
+                for ch in 0..c {
+                    let i = ch * h * w + y * w + x;
+                    assert!((out[i] - res[i] * gain).abs() <= 1e-5 * (1.0 + res[i].abs()), "r{radius} ({y}, {x}) c{ch}");
+                }
+            }
+        }
+    }
+    // Scaled copies come back as the reference; the cap bounds the lift.
+    let back = values(&match_local_energy(&(&reference * 3.0)?, &reference, 2, 4.0)?)?;
+    let want = values(&reference)?;
+    assert!(back.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-4), "3× reference not scaled back");
+    let lifted = values(&match_local_energy(&(&reference * 0.01)?, &reference, 2, 4.0)?)?;
+    assert!(lifted.iter().zip(&want).all(|(a, b)| (a - 0.04 * b).abs() < 1e-5), "cap not applied");
+    // A flat reference (left columns) removes the detail there.
+    let mask = Tensor::from_vec((0..w).map(|x| f32::from(u8::from(x >= 5))).collect::<Vec<_>>(), (1, 1, 1, w), &DEV)?;
+    let half = reference.broadcast_mul(&mask)?;
+    let out = values(&match_local_energy(&residual, &half, 2, 4.0)?)?;
+    for (i, v) in out.iter().enumerate() {
+        if i % w < 3 {
+            assert!(v.abs() < 0.01 * (1.0 + res[i].abs()), "detail kept on a flat reference at column {}", i % w);
+        }
+    }
+    Ok(())
+}
 
 #[test]
 fn diffusion_generator_without_analog_uses_colour_layout_and_checks_input() -> Result<()> {
