@@ -5,11 +5,11 @@
 #
 # Fetches permissively licensed images with the ordinary package clients
 # (`pip download` for the scikit-image wheel, `apt-get download` for Debian's
-# lomiri-wallpapers packages), copies them unchanged into
+# lomiri-wallpapers and mate-backgrounds packages), copies them unchanged into
 #
 #   OUT_DIR/train/       natural photos for `semcom train diffusion`
 #   OUT_DIR/held/        the texture family held out for `semcom train lora`
-#   OUT_DIR/val/         validation photos, never trained on (share-alike licensed, so
+#   OUT_DIR/val/         validation photos, never trained on (share-alike or GPL, so
 #                        kept out of the weights): for choosing settings with
 #                        `semcom eval --images OUT_DIR/val --max-side 640`
 #   OUT_DIR/SOURCES.md   per file: origin, author/copyright, licence, sha256
@@ -56,7 +56,12 @@ LOMIRI_LICENCES=(CC0-1.0 CC-BY-4.0)
 # Permissively licensed but not a photograph (a digital colour gradient).
 LOMIRI_NOT_PHOTOS=(umang_by_Abhishek_Mudgal.jpg)
 # Licences of the photos that go to val/ instead (never into the weights).
-VAL_LICENCES=(CC-BY-SA-3.0 CC-BY-SA-4.0)
+VAL_LICENCES=(CC-BY-SA-3.0 CC-BY-SA-4.0 GPL-2+)
+# A Debian package of nature photographs (GPL-2+), all for val/: the installed folder
+# and the upstream folder its DEP-5 file names them by.
+MATE_PACKAGE=mate-backgrounds
+MATE_DIR=usr/share/backgrounds/mate/nature
+MATE_UPSTREAM=nature
 # Share-alike licensed but not a photograph (flat painted colour bands).
 VAL_NOT_PHOTOS=(Painting-Colors_by__herobrine7gamer.jpg)
 
@@ -133,19 +138,18 @@ while IFS=$'\t' read -r name subset func author licence statement; do
 done <<<"$SKIMAGE_FILES"
 
 # ---------------------------------------------------------------------------
-# 2. Debian lomiri-wallpapers packages.
+# 2. Debian packages: lomiri-wallpapers (train/ and val/), mate-backgrounds (val/).
 
-# Prints "file<TAB>licence<TAB>copyright" for every usr/share/backgrounds/* of an
-# extracted package, from its DEP-5 copyright file: paragraphs split on blank
-# lines, continuation lines (leading space) joined to their field, a Files: field
-# lists whitespace-separated patterns (* and ? wildcards, last matching paragraph
-# wins). Upstream keeps the images of release R in R/, so the installed
-# backgrounds/NAME of lomiri-wallpapers-R is the source file R/NAME.
-dep5_licences() { # root package
-    python3 - "$1" "$2" <<'PY'
+# Prints "file<TAB>licence<TAB>copyright" for every file in DIR of an extracted
+# package, from its DEP-5 copyright file: paragraphs split on blank lines,
+# continuation lines (leading space) joined to their field, a Files: field lists
+# whitespace-separated patterns (* and ? wildcards, last matching paragraph wins).
+# The DEP-5 file names the source file UPSTREAM/NAME: lomiri-wallpapers-R keeps the
+# images of release R in R/, mate-backgrounds its nature photos in nature/.
+dep5_licences() { # root package dir upstream
+    python3 - "$1" "$2" "$3" "$4" <<'PY'
 import os, re, sys
-root, pkg = sys.argv[1:3]
-release = pkg.removeprefix("lomiri-wallpapers-")
+root, pkg, bgdir, release = sys.argv[1:5]
 paras, cur, field = [], {}, None
 for line in open(f"{root}/usr/share/doc/{pkg}/copyright", encoding="utf-8"):
     line = line.rstrip("\n")
@@ -169,7 +173,7 @@ def glob_re(pat):
 
 stanzas = [(p["Files"], p) for p in paras if "Files" in p]
 stanzas = [([glob_re(x) for v in files for x in v.split()], p) for files, p in stanzas]
-bg = f"{root}/usr/share/backgrounds"
+bg = f"{root}/{bgdir}"
 for name in sorted(os.listdir(bg)):
     path, hit = f"{release}/{name}", None
     for pats, p in stanzas:
@@ -191,7 +195,9 @@ in_list() { # word list...
 
 TAKEN=$(printf '%s or ' "${LOMIRI_LICENCES[@]}"); TAKEN=${TAKEN% or }
 declare -A PKG_VERSION
-for pkg in "${LOMIRI_PACKAGES[@]}"; do
+# Downloads and extracts a package into $TMP/src/PKG; records its version.
+fetch_deb() { # package
+    local pkg=$1
     log "apt-get download $pkg"
     mkdir -p "$TMP/dl/$pkg"
     if ! (cd "$TMP/dl/$pkg" && apt-get download "$pkg") >"$TMP/apt-$pkg.log" 2>&1; then
@@ -199,13 +205,17 @@ for pkg in "${LOMIRI_PACKAGES[@]}"; do
         die "apt-get download $pkg failed (log above; without package lists run 'apt-get update' as root first)"
     fi
     grep -v "_apt\|^Get:\|^Fetched" "$TMP/apt-$pkg.log" >&2 || true
-    debs=("$TMP/dl/$pkg"/*.deb)
+    local debs=("$TMP/dl/$pkg"/*.deb)
     [[ ${#debs[@]} -eq 1 && -f ${debs[0]} ]] || die "apt-get download $pkg produced no single .deb"
     [[ $(dpkg-deb -f "${debs[0]}" Package) == "$pkg" ]] || die "${debs[0]} is not $pkg"
     PKG_VERSION[$pkg]=$(dpkg-deb -f "${debs[0]}" Version)
     dpkg-deb -x "${debs[0]}" "$TMP/src/$pkg"
+}
 
-    dep5_licences "$TMP/src/$pkg" "$pkg" >"$TMP/lic-$pkg.tsv" || die "parsing the copyright file of $pkg failed"
+for pkg in "${LOMIRI_PACKAGES[@]}"; do
+    fetch_deb "$pkg"
+    dep5_licences "$TMP/src/$pkg" "$pkg" usr/share/backgrounds "${pkg#lomiri-wallpapers-}" >"$TMP/lic-$pkg.tsv" ||
+        die "parsing the copyright file of $pkg failed"
     [[ -s "$TMP/lic-$pkg.tsv" ]] || die "$pkg has no usr/share/backgrounds/ images"
     while IFS=$'\t' read -r name licence copyright; do
         if ! in_list "$licence" "${LOMIRI_LICENCES[@]}"; then
@@ -237,6 +247,19 @@ for pkg in "${LOMIRI_PACKAGES[@]}"; do
             "© $copyright" "$licence (\`/usr/share/doc/$pkg/copyright\`)" >>"$ROWS"
     done <"$TMP/lic-$pkg.tsv"
 done
+
+fetch_deb "$MATE_PACKAGE"
+dep5_licences "$TMP/src/$MATE_PACKAGE" "$MATE_PACKAGE" "$MATE_DIR" "$MATE_UPSTREAM" >"$TMP/lic-$MATE_PACKAGE.tsv" ||
+    die "parsing the copyright file of $MATE_PACKAGE failed"
+[[ -s "$TMP/lic-$MATE_PACKAGE.tsv" ]] || die "$MATE_PACKAGE has no /$MATE_DIR images"
+while IFS=$'\t' read -r name licence copyright; do
+    in_list "$licence" "${VAL_LICENCES[@]}" || die "$MATE_PACKAGE: $name is $licence, not one of ${VAL_LICENCES[*]}"
+    log "  val  $name ($licence)"
+    cp "$TMP/src/$MATE_PACKAGE/$MATE_DIR/$name" "$STAGE/val/mate-$name"
+    printf '%s\t%s\t%s\t%s\n' "val/mate-$name" \
+        "Debian \`$MATE_PACKAGE\` ${PKG_VERSION[$MATE_PACKAGE]}, \`/$MATE_DIR/$name\`" \
+        "© $copyright" "$licence (\`/usr/share/doc/$MATE_PACKAGE/copyright\`)" >>"$VAL_ROWS"
+done <"$TMP/lic-$MATE_PACKAGE.tsv"
 
 # ---------------------------------------------------------------------------
 # 3. Checks: no evaluation sample (by name or by content), train/, held/ and val/ disjoint.
@@ -303,9 +326,11 @@ n_val=$(find "$STAGE/val" -type f | wc -l)
         printf '| `%s` | %s | %s | %s |\n' "$file" "$origin" "${author//|/\\|}" "${licence//|/\\|}"
     done
     echo
-    echo "Validation photos (\`val/\`): share-alike licensed, so never trained on (the"
-    echo "weights stay free of share-alike terms); used only to choose settings. CC-BY-SA"
-    echo "= <https://creativecommons.org/licenses/by-sa/4.0/> (3.0 likewise); unmodified."
+    echo "Validation photos (\`val/\`): share-alike or copyleft licensed, so never trained"
+    echo "on (the weights stay free of those terms); used only to measure and to choose"
+    echo "settings. CC-BY-SA = <https://creativecommons.org/licenses/by-sa/4.0/> (3.0"
+    echo "likewise); GPL-2+ = <https://www.gnu.org/licenses/old-licenses/gpl-2.0.html>;"
+    echo "unmodified."
     echo
     echo "| file | origin | author / copyright | licence |"
     echo "|---|---|---|---|"

@@ -74,7 +74,7 @@ pub async fn start(cfg: ReceiverConfig) -> Result<RunningReceiver> {
         decoders: decode::Decoders { softcast: cfg.softcast.clone(), semantic: cfg.semantic.clone(), generator },
         max_symbols: cfg.max_symbols,
         max_dimension: cfg.max_dimension,
-        decode_slots: tokio::sync::Semaphore::new(cfg.max_concurrent_decodes),
+        decode_slots: Arc::new(tokio::sync::Semaphore::new(cfg.max_concurrent_decodes)),
     });
     let (health_reporter, health) = tonic_health::server::health_reporter();
     health_reporter.set_serving::<ReceiverServer<api::ReceiverApi>>().await;

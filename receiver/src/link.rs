@@ -24,7 +24,7 @@ pub(crate) struct LinkContext {
     pub max_symbols: u64,
     pub max_dimension: u32,
     /// One permit per decode that may run at once (`max_concurrent_decodes`).
-    pub decode_slots: tokio::sync::Semaphore,
+    pub decode_slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// Accepts connections until the endpoint closes.
@@ -173,11 +173,16 @@ async fn receive_and_store(
 
     let task_ctx = Arc::clone(ctx);
     let codec = header.codec.clone();
-    let _slot = ctx.decode_slots.acquire().await.context("decode slots closed")?;
+    // The permit moves into the blocking task: a decode holds its slot for as long as it
+    // runs, even if this connection goes away meanwhile.
+    let slot = Arc::clone(&ctx.decode_slots).acquire_owned().await.context("decode slots closed")?;
     let decode_started = Instant::now();
-    let d = tokio::task::spawn_blocking(move || decode::decode(&codec, &rx, &task_ctx.decoders, task_ctx.max_dimension))
-        .await
-        .context("decoder task")??;
+    let d = tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        decode::decode(&codec, &rx, &task_ctx.decoders, task_ctx.max_dimension)
+    })
+    .await
+    .context("decoder task")??;
     let decode_ms = decode_started.elapsed().as_secs_f64() * 1e3;
 
     let meta = ResultMeta {

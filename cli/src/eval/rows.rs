@@ -338,8 +338,11 @@ impl RowWriter {
                 recorded.methods.entry(m).or_insert(v);
             }
         }
-        std::fs::write(&settings_path, format!("{:#}\n", serde_json::to_value(&recorded)?))
-            .with_context(|| format!("writing {}", settings_path.display()))?;
+        // Written whole or not at all: a torn record would stop every later resume.
+        let tmp = out.join(format!("{SETTINGS_FILE}.tmp"));
+        std::fs::write(&tmp, format!("{:#}\n", serde_json::to_value(&recorded)?))
+            .with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, &settings_path).with_context(|| format!("writing {}", settings_path.display()))?;
 
         // Rewrite both files from the rows that survived: drops a torn line and any
         // JSON line whose CSV twin was lost.

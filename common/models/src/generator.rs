@@ -107,7 +107,6 @@ impl Generator for DiffusionGenerator {
     }
 }
 
-
 /// `residual` with every patch scaled so that its energy summed over the window of
 /// `(2·radius+1)²` patches around it equals `reference`'s over the same window:
 /// gain = √((E_ref + ε) / (E_res + ε)), at most `max_gain` (ε keeps flat-on-flat at 1).
