@@ -212,6 +212,17 @@ fetch_deb() { # package
     dpkg-deb -x "${debs[0]}" "$TMP/src/$pkg"
 }
 
+# Copies SRC_DIR/NAME of extracted package PKG to SUBSET/PREFIX-NAME and adds its row
+# (SOURCES.md table) to ROWS_FILE.
+take_deb_file() { # pkg src_dir name subset prefix copyright licence rows_file
+    local pkg=$1 dir=$2 name=$3 subset=$4 prefix=$5 copyright=$6 licence=$7 rows=$8
+    local out="$subset/$prefix-$name"
+    [[ ! -e "$STAGE/$out" ]] || die "$prefix-$name comes from two packages"
+    cp "$TMP/src/$pkg/$dir/$name" "$STAGE/$out"
+    printf '%s\t%s\t%s\t%s\n' "$out" "Debian \`$pkg\` ${PKG_VERSION[$pkg]}, \`/$dir/$name\`" \
+        "© $copyright" "$licence (\`/usr/share/doc/$pkg/copyright\`)" >>"$rows"
+}
+
 for pkg in "${LOMIRI_PACKAGES[@]}"; do
     fetch_deb "$pkg"
     dep5_licences "$TMP/src/$pkg" "$pkg" usr/share/backgrounds "${pkg#lomiri-wallpapers-}" >"$TMP/lic-$pkg.tsv" ||
@@ -221,11 +232,7 @@ for pkg in "${LOMIRI_PACKAGES[@]}"; do
         if ! in_list "$licence" "${LOMIRI_LICENCES[@]}"; then
             if in_list "$licence" "${VAL_LICENCES[@]}" && ! in_list "$name" "${VAL_NOT_PHOTOS[@]}"; then
                 log "  val  $name ($licence)"
-                [[ ! -e "$STAGE/val/lomiri-$name" ]] || die "lomiri-$name comes from two packages"
-                cp "$TMP/src/$pkg/usr/share/backgrounds/$name" "$STAGE/val/lomiri-$name"
-                printf '%s\t%s\t%s\t%s\n' "val/lomiri-$name" \
-                    "Debian \`$pkg\` ${PKG_VERSION[$pkg]}, \`/usr/share/backgrounds/$name\`" \
-                    "© $copyright" "$licence (\`/usr/share/doc/$pkg/copyright\`)" >>"$VAL_ROWS"
+                take_deb_file "$pkg" usr/share/backgrounds "$name" val lomiri "$copyright" "$licence" "$VAL_ROWS"
                 printf '%s\t%s\t%s\n' "$name" "$pkg" "$licence (only $TAKEN trained on): in val/" >>"$SKIPPED"
                 continue
             fi
@@ -240,11 +247,7 @@ for pkg in "${LOMIRI_PACKAGES[@]}"; do
             printf '%s\t%s\t%s\n' "$name" "$pkg" "$licence, but not a photograph" >>"$SKIPPED"
             continue
         fi
-        [[ ! -e "$STAGE/train/lomiri-$name" ]] || die "lomiri-$name comes from two packages"
-        cp "$TMP/src/$pkg/usr/share/backgrounds/$name" "$STAGE/train/lomiri-$name"
-        printf '%s\t%s\t%s\t%s\n' "train/lomiri-$name" \
-            "Debian \`$pkg\` ${PKG_VERSION[$pkg]}, \`/usr/share/backgrounds/$name\`" \
-            "© $copyright" "$licence (\`/usr/share/doc/$pkg/copyright\`)" >>"$ROWS"
+        take_deb_file "$pkg" usr/share/backgrounds "$name" train lomiri "$copyright" "$licence" "$ROWS"
     done <"$TMP/lic-$pkg.tsv"
 done
 
@@ -255,10 +258,7 @@ dep5_licences "$TMP/src/$MATE_PACKAGE" "$MATE_PACKAGE" "$MATE_DIR" "$MATE_UPSTRE
 while IFS=$'\t' read -r name licence copyright; do
     in_list "$licence" "${VAL_LICENCES[@]}" || die "$MATE_PACKAGE: $name is $licence, not one of ${VAL_LICENCES[*]}"
     log "  val  $name ($licence)"
-    cp "$TMP/src/$MATE_PACKAGE/$MATE_DIR/$name" "$STAGE/val/mate-$name"
-    printf '%s\t%s\t%s\t%s\n' "val/mate-$name" \
-        "Debian \`$MATE_PACKAGE\` ${PKG_VERSION[$MATE_PACKAGE]}, \`/$MATE_DIR/$name\`" \
-        "© $copyright" "$licence (\`/usr/share/doc/$MATE_PACKAGE/copyright\`)" >>"$VAL_ROWS"
+    take_deb_file "$MATE_PACKAGE" "$MATE_DIR" "$name" val mate "$copyright" "$licence" "$VAL_ROWS"
 done <"$TMP/lic-$MATE_PACKAGE.tsv"
 
 # ---------------------------------------------------------------------------
@@ -299,6 +299,15 @@ n_val=$(find "$STAGE/val" -type f | wc -l)
 # ---------------------------------------------------------------------------
 # 4. SOURCES.md (deterministic: sorted, no dates).
 
+# A markdown table of the rows in FILE (file, origin, author, licence), sorted.
+source_table() { # file
+    echo "| file | origin | author / copyright | licence |"
+    echo "|---|---|---|---|"
+    LC_ALL=C sort "$1" | while IFS=$'\t' read -r file origin author licence; do
+        printf '| `%s` | %s | %s | %s |\n' "$file" "$origin" "${author//|/\\|}" "${licence//|/\\|}"
+    done
+}
+
 {
     echo "# Corpus sources"
     echo
@@ -320,11 +329,7 @@ n_val=$(find "$STAGE/val" -type f | wc -l)
     echo "CC-BY-4.0 = <https://creativecommons.org/licenses/by/4.0/> (attribution: the"
     echo "author/copyright column; the files are unmodified)."
     echo
-    echo "| file | origin | author / copyright | licence |"
-    echo "|---|---|---|---|"
-    LC_ALL=C sort "$ROWS" | while IFS=$'\t' read -r file origin author licence; do
-        printf '| `%s` | %s | %s | %s |\n' "$file" "$origin" "${author//|/\\|}" "${licence//|/\\|}"
-    done
+    source_table "$ROWS"
     echo
     echo "Validation photos (\`val/\`): share-alike or copyleft licensed, so never trained"
     echo "on (the weights stay free of those terms); used only to measure and to choose"
@@ -332,11 +337,7 @@ n_val=$(find "$STAGE/val" -type f | wc -l)
     echo "likewise); GPL-2+ = <https://www.gnu.org/licenses/old-licenses/gpl-2.0.html>;"
     echo "unmodified."
     echo
-    echo "| file | origin | author / copyright | licence |"
-    echo "|---|---|---|---|"
-    LC_ALL=C sort "$VAL_ROWS" | while IFS=$'\t' read -r file origin author licence; do
-        printf '| `%s` | %s | %s | %s |\n' "$file" "$origin" "${author//|/\\|}" "${licence//|/\\|}"
-    done
+    source_table "$VAL_ROWS"
     echo
     echo "Left out of the packages above (scikit-image files not listed are left out"
     echo "on purpose too: \`docs/corpus.md\` says why):"
