@@ -322,8 +322,8 @@ impl RowWriter {
         if settings_path.exists() {
             let text = std::fs::read_to_string(&settings_path)
                 .with_context(|| format!("reading {}", settings_path.display()))?;
-            let old: SweepSettings =
-                serde_json::from_str(&text).with_context(|| format!("{} is not a settings record", settings_path.display()))?;
+            let old: SweepSettings = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a settings record", settings_path.display()))?;
             let conflicts = old.conflicts(settings, &rows);
             if !conflicts.is_empty() {
                 bail!(

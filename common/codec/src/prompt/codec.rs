@@ -197,9 +197,11 @@ pub fn validate(p: &StructuredPrompt, limits: &PromptLimits) -> Result<(), Promp
         }
         check_fields(p, i, limits.max_caption_bytes)?;
         let map = p.segments[i].texture.as_ref().map_or(0, |t| t.block_detail.len());
-        let cells = detail_map::segment_cells(&m).len();
-        if map != 0 && map != cells.div_ceil(2) {
-            return Err(invalid(format!("segment {i}: detail map of {map} bytes for {cells} cells")));
+        if map != 0 {
+            let cells = detail_map::segment_cells(&m).len();
+            if map != detail_map::packed_len(cells) {
+                return Err(invalid(format!("segment {i}: detail map of {map} bytes for {cells} cells")));
+            }
         }
     }
     Ok(())

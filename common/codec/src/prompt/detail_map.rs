@@ -72,9 +72,14 @@ pub fn pack(values: &[u8]) -> Vec<u8> {
     values.chunks(2).map(|c| (c[0].min(15) << 4) | c.get(1).map_or(0, |v| (*v).min(15))).collect()
 }
 
+/// Bytes [`pack`] makes of `n` values.
+pub fn packed_len(n: usize) -> usize {
+    n.div_ceil(2)
+}
+
 /// Unpacks `n` values from [`pack`]'s bytes; `None` unless `bytes` holds exactly `n`.
 pub fn unpack(bytes: &[u8], n: usize) -> Option<Vec<u8>> {
-    if bytes.len() != n.div_ceil(2) {
+    if bytes.len() != packed_len(n) {
         return None;
     }
     Some((0..n).map(|i| if i % 2 == 0 { bytes[i / 2] >> 4 } else { bytes[i / 2] & 0x0f }).collect())

@@ -10,6 +10,10 @@ const BETA1: f64 = 0.9;
 const BETA2: f64 = 0.999;
 const EPS: f64 = 1e-8;
 
+/// Start of the names of the moment tensors in a checkpoint, which tell them from the
+/// model's own.
+pub const STATE_PREFIX: &str = "adam.";
+
 pub struct AdamW {
     vars: Vec<(String, Var)>,
     m: Vec<Tensor>,
@@ -53,13 +57,17 @@ impl AdamW {
         Ok(())
     }
 
-    /// `adam.m.<name>`, `adam.v.<name>` for a checkpoint.
+    /// `adam.m.<name>`, `adam.v.<name>` for a checkpoint (every name starts with
+    /// [`STATE_PREFIX`]).
     pub fn state_tensors(&self) -> Vec<(String, Tensor)> {
         self.vars
             .iter()
             .enumerate()
             .flat_map(|(i, (n, _))| {
-                [(format!("adam.m.{n}"), self.m[i].clone()), (format!("adam.v.{n}"), self.v[i].clone())]
+                [
+                    (format!("{STATE_PREFIX}m.{n}"), self.m[i].clone()),
+                    (format!("{STATE_PREFIX}v.{n}"), self.v[i].clone()),
+                ]
             })
             .collect()
     }
@@ -70,8 +78,8 @@ impl AdamW {
             let get = |k: String| {
                 tensors.get(&k).cloned().ok_or_else(|| candle_core::Error::Msg(format!("checkpoint lacks {k}")))
             };
-            self.m[i] = get(format!("adam.m.{n}"))?;
-            self.v[i] = get(format!("adam.v.{n}"))?;
+            self.m[i] = get(format!("{STATE_PREFIX}m.{n}"))?;
+            self.v[i] = get(format!("{STATE_PREFIX}v.{n}"))?;
         }
         self.step = step;
         Ok(())

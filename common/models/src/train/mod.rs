@@ -280,7 +280,7 @@ fn load_checkpoint(path: &Path, dev: &Device) -> Result<Checkpoint> {
 pub fn export_checkpoint(ckpt: &Path, out: &Path, format: WeightFormat, dev: &Device) -> Result<usize> {
     let c = load_checkpoint(ckpt, dev)?;
     let tensors: HashMap<String, Tensor> =
-        c.tensors.into_iter().filter(|(k, _)| !k.starts_with("adam.")).collect();
+        c.tensors.into_iter().filter(|(k, _)| !k.starts_with(adam::STATE_PREFIX)).collect();
     let mut extra = HashMap::new();
     extra.insert("semcom.training".to_string(), serde_json::json!({ "checkpoint_step": c.step }).to_string());
     save_model(out, &c.unet, &c.schedule, &tensors, format, &extra)?;
