@@ -45,8 +45,7 @@ pub async fn start(cfg: ChannelSimConfig) -> Result<RunningChannelSim> {
 
     let server = semcom_net::server_endpoint(cfg.listen, &identity, &trust).context("QUIC server endpoint")?;
     let quic_addr = server.local_addr()?;
-    let unspecified: SocketAddr =
-        if cfg.upstream.is_ipv6() { "[::]:0".parse()? } else { "0.0.0.0:0".parse()? };
+    let unspecified: SocketAddr = if cfg.upstream.is_ipv6() { "[::]:0".parse()? } else { "0.0.0.0:0".parse()? };
     let client = semcom_net::client_endpoint(unspecified, &identity, &trust).context("QUIC client endpoint")?;
     let listener = tokio::net::TcpListener::bind(cfg.control_listen)
         .await

@@ -80,8 +80,7 @@ async fn relay_stream(
     up: quinn::Connection,
     shared: Shared,
 ) -> Result<()> {
-    let header: TransmissionHeader =
-        read_message(&mut down_recv, MAX_HEADER_BYTES).await.context("reading header")?;
+    let header: TransmissionHeader = read_message(&mut down_recv, MAX_HEADER_BYTES).await.context("reading header")?;
     let (model, network, index) = shared.begin_transmission();
     let span = tracing::info_span!("transmission", job_id = %header.transmission_id);
     async move {
@@ -155,11 +154,8 @@ impl LinkTiming {
     /// Waits until the frame may leave; returns how long it was held.
     async fn hold(&mut self, symbols: usize) -> Duration {
         let arrival = Instant::now();
-        let jitter = if self.cfg.jitter_ms > 0.0 {
-            (self.rng.random::<f64>() * 2.0 - 1.0) * self.cfg.jitter_ms
-        } else {
-            0.0
-        };
+        let jitter =
+            if self.cfg.jitter_ms > 0.0 { (self.rng.random::<f64>() * 2.0 - 1.0) * self.cfg.jitter_ms } else { 0.0 };
         let mut release = arrival + Duration::from_secs_f64(((self.cfg.delay_ms + jitter) / 1e3).max(0.0));
         if self.cfg.rate_symbols_per_s > 0.0 {
             let link_free = self.last_release.map_or(arrival, |t| t.max(arrival));

@@ -30,12 +30,24 @@ fn main() -> Result<()> {
     std::fs::create_dir_all(&out)?;
     let env = |k: &str| std::env::var(k).ok();
     let mut ds = DiffusionSettings::default();
-    if let Some(v) = env("STEPS") { ds.steps = v.parse()?; }
-    if let Some(v) = env("STRENGTH") { ds.strength = v.parse()?; }
-    if let Some(v) = env("LUMA") { ds.luma_only = v == "1"; }
-    if let Some(v) = env("WEIGHTS") { ds.weights = Some(v.into()); }
-    if let Some(v) = env("START") { ds.start = v.parse()?; }
-    if let Some(v) = env("MATCH") { ds.match_energy = v == "1"; }
+    if let Some(v) = env("STEPS") {
+        ds.steps = v.parse()?;
+    }
+    if let Some(v) = env("STRENGTH") {
+        ds.strength = v.parse()?;
+    }
+    if let Some(v) = env("LUMA") {
+        ds.luma_only = v == "1";
+    }
+    if let Some(v) = env("WEIGHTS") {
+        ds.weights = Some(v.into());
+    }
+    if let Some(v) = env("START") {
+        ds.start = v.parse()?;
+    }
+    if let Some(v) = env("MATCH") {
+        ds.match_energy = v == "1";
+    }
     let tag = env("TAG").unwrap_or_else(|| "diffusion".into());
     let diff = build_generator(&ds, &Device::Cpu)?;
     for p in args {
@@ -46,7 +58,10 @@ fn main() -> Result<()> {
         let req = SemanticRequest { rho: 1.0 / 32.0, snr_db: Some(snr), ..SemanticRequest::default() };
         let tx = semantic::encode(&image, &req, &cfg)?;
         let r = &tx.report;
-        println!("{stem}: detail {} prompt {} B / {} sym, header {} sym, mcs {}, key share {:.2}, total {}", r.detail, r.prompt_bytes, r.prompt_symbols, r.header_symbols, r.mcs, r.key_share, tx.split.total);
+        println!(
+            "{stem}: detail {} prompt {} B / {} sym, header {} sym, mcs {}, key share {:.2}, total {}",
+            r.detail, r.prompt_bytes, r.prompt_symbols, r.header_symbols, r.mcs, r.key_share, tx.split.total
+        );
         let spec = ChannelSpec { kind: ChannelKind::Awgn, snr_db: snr, coherence: 1, erasure: 0.0, seed: 1 };
         let o = transmit(&tx.segments, &spec)?;
         let mut rx = Received::from_segments(&tx.segments, tx.report.mcs);

@@ -149,7 +149,10 @@ fn ber_rayleigh(effort: Effort, rng: &mut ChaCha8Rng) -> Result<Vec<Curve>> {
         Curve { label: "theory ½(1−√(γ/(1+γ)))".into(), points: theory, theory: true },
         Curve {
             label: "AWGN Q(√(2γ))".into(),
-            points: snr_grid(0.0, 10.0, 1.0).into_iter().map(|s| (s, q_function((2.0 * 10f64.powf(s / 10.0)).sqrt()))).collect(),
+            points: snr_grid(0.0, 10.0, 1.0)
+                .into_iter()
+                .map(|s| (s, q_function((2.0 * 10f64.powf(s / 10.0)).sqrt())))
+                .collect(),
             theory: true,
         },
     ])
@@ -238,10 +241,26 @@ pub fn run(out: &Path, effort: Effort, seed: u64) -> Result<String> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let es = "Es/N0 (dB)";
     save(out, "ber_awgn", "Uncoded BER, Gray QAM, AWGN", es, "BER", true, &ber_awgn(effort, &mut rng)?)?;
-    save(out, "ber_rayleigh", "Uncoded BPSK BER, Rayleigh block fading", "average Es/N0 (dB)", "BER", true, &ber_rayleigh(effort, &mut rng)?)?;
+    save(
+        out,
+        "ber_rayleigh",
+        "Uncoded BPSK BER, Rayleigh block fading",
+        "average Es/N0 (dB)",
+        "BER",
+        true,
+        &ber_rayleigh(effort, &mut rng)?,
+    )?;
     let (bler, thresholds) = bler_awgn(effort, &mut rng)?;
     save(out, "bler_awgn", "Coded BLER per MCS (1000-bit payload, 5G NR LDPC), AWGN", es, "BLER", true, &bler)?;
-    save(out, "chest_mse", "Channel estimate MSE, 16 pilots, Rayleigh", "pilot Es/N0 (dB)", "MSE", true, &chest_mse(effort, &mut rng)?)?;
+    save(
+        out,
+        "chest_mse",
+        "Channel estimate MSE, 16 pilots, Rayleigh",
+        "pilot Es/N0 (dB)",
+        "MSE",
+        true,
+        &chest_mse(effort, &mut rng)?,
+    )?;
     let mut table = String::from("| MCS | Es/N0 for BLER ≤ 10 % (dB) |\n|---|---|\n");
     for (label, t) in thresholds {
         let _ = writeln!(table, "| {label} | {} |", t.map_or("not reached".to_string(), |v| format!("{v:.1}")));

@@ -17,8 +17,7 @@ pub mod v1 {
 }
 
 /// Encoded `FileDescriptorSet` of every semcom proto, for gRPC reflection.
-pub const FILE_DESCRIPTOR_SET: &[u8] =
-    include_bytes!(concat!(env!("OUT_DIR"), "/semcom_descriptor.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/semcom_descriptor.bin"));
 
 /// Version of the QUIC wire protocol, agreed in the `Handshake`.
 pub const WIRE_PROTOCOL_VERSION: u32 = 1;

@@ -29,8 +29,7 @@ impl Receiver for ReceiverApi {
 
     async fn get(&self, req: Request<GetResultRequest>) -> Result<Response<ResultData>, Status> {
         let id = req.into_inner().id;
-        let (meta, path) =
-            self.store.get(&id).ok_or_else(|| Status::not_found(format!("no result with id {id:?}")))?;
+        let (meta, path) = self.store.get(&id).ok_or_else(|| Status::not_found(format!("no result with id {id:?}")))?;
         let read = |path: std::path::PathBuf| async move {
             tokio::fs::read(&path).await.map_err(|e| Status::internal(format!("reading {}: {e}", path.display())))
         };

@@ -70,9 +70,8 @@ async fn handle_transmission(
     ctx: Arc<LinkContext>,
     peer: String,
 ) -> Result<()> {
-    let header: TransmissionHeader = read_message(&mut recv, MAX_HEADER_BYTES)
-        .await
-        .context("reading transmission header")?;
+    let header: TransmissionHeader =
+        read_message(&mut recv, MAX_HEADER_BYTES).await.context("reading transmission header")?;
     let id = header.transmission_id.clone();
     let span = tracing::info_span!("transmission", job_id = %id);
     async move {

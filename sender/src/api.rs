@@ -53,11 +53,8 @@ fn encode_request(options: &TransmitOptions, default_rho: f64, limits: &ImageLim
     if options.rois.len() > MAX_ROIS {
         return Err(Status::invalid_argument(format!("{} ROIs, at most {MAX_ROIS}", options.rois.len())));
     }
-    let mut rois: Vec<Roi> = options
-        .rois
-        .iter()
-        .map(|r| Roi::Rect { x: r.x, y: r.y, width: r.width, height: r.height })
-        .collect();
+    let mut rois: Vec<Roi> =
+        options.rois.iter().map(|r| Roi::Rect { x: r.x, y: r.y, width: r.width, height: r.height }).collect();
     if !options.roi_mask.is_empty() {
         rois.push(roi_mask(&options.roi_mask, limits)?);
     }
@@ -118,9 +115,8 @@ impl Sender for SenderApi {
         // Decoding and encoding are CPU work: keep them off the async workers.
         let (encoded, frames, (height, width)) = tokio::task::spawn_blocking(move || -> Result<_, Status> {
             let img = decode_image(&req.image, &limits).map_err(|e| Status::invalid_argument(format!("image: {e}")))?;
-            let e = codecs
-                .encode(kind, &img, &request)
-                .map_err(|e| Status::invalid_argument(format!("encoding: {e}")))?;
+            let e =
+                codecs.encode(kind, &img, &request).map_err(|e| Status::invalid_argument(format!("encoding: {e}")))?;
             let mut frames = frames_of(&e.segments, e.meta_mcs, frame_symbols);
             if let Some(mut channel) = channel {
                 for f in &mut frames {
@@ -240,7 +236,12 @@ mod tests {
     #[test]
     fn a_roi_mask_image_becomes_a_pixel_roi() {
         // 4×2 mask: the right half bright.
-        let img = image::RgbImage::from_fn(4, 2, |x, _| if x >= 2 { image::Rgb([255, 255, 255]) } else { image::Rgb([0, 0, 0]) });
+        let img =
+            image::RgbImage::from_fn(
+                4,
+                2,
+                |x, _| if x >= 2 { image::Rgb([255, 255, 255]) } else { image::Rgb([0, 0, 0]) },
+            );
         let png = semcom_codec::image_io::encode_png(&img).expect("png");
         let o = TransmitOptions { roi_mask: png, ..TransmitOptions::default() };
         let r = encode_request(&o, 0.25, &ImageLimits::default()).expect("valid");

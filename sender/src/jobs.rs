@@ -35,12 +35,8 @@ impl Jobs {
     }
 
     pub fn create(&self, id: &str, symbols_total: u64) {
-        let event = JobEvent {
-            job_id: id.to_owned(),
-            state: JobState::Queued as i32,
-            symbols_total,
-            ..Default::default()
-        };
+        let event =
+            JobEvent { job_id: id.to_owned(), state: JobState::Queued as i32, symbols_total, ..Default::default() };
         let (tx, _) = watch::channel(event);
         let mut t = self.table();
         t.jobs.insert(id.to_owned(), tx);

@@ -55,7 +55,8 @@ pub async fn start(cfg: SenderConfig) -> Result<RunningSender> {
 
     let jobs = jobs::Jobs::new(cfg.jobs_retained);
     let (queue_tx, queue_rx) = mpsc::channel(QUEUE_DEPTH);
-    let link = link::Link { endpoint: endpoint.clone(), peer: cfg.peer, peer_name: cfg.peer_name.clone(), jobs: jobs.clone() };
+    let link =
+        link::Link { endpoint: endpoint.clone(), peer: cfg.peer, peer_name: cfg.peer_name.clone(), jobs: jobs.clone() };
     let api = api::SenderApi {
         jobs,
         queue: queue_tx,

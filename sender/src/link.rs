@@ -119,7 +119,8 @@ impl Link {
             self.jobs.update(&job.id, |e| e.symbols_sent = sent);
         }
         send.finish().context("finishing stream")?;
-        let ack: Ack = read_message(&mut recv, MAX_ACK_BYTES).await.context("waiting for the receiver's acknowledgement")?;
+        let ack: Ack =
+            read_message(&mut recv, MAX_ACK_BYTES).await.context("waiting for the receiver's acknowledgement")?;
         if ack.transmission_id != job.id {
             return Err(anyhow!("acknowledgement for {:?}, expected {:?}", ack.transmission_id, job.id));
         }

@@ -71,9 +71,8 @@ async fn psnr_rises_with_snr_through_channel_sim() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn control_api_reads_validates_and_changes_the_channel() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let stack = Stack::start(dir.path(), &StackOptions { snr_db: 3.0, ..StackOptions::default() })
-        .await
-        .expect("stack starts");
+    let stack =
+        Stack::start(dir.path(), &StackOptions { snr_db: 3.0, ..StackOptions::default() }).await.expect("stack starts");
     let mut clients = stack.clients().await.expect("clients");
     let control = clients.control.as_mut().expect("control");
     let got = control.get_channel(GetChannelRequest {}).await.expect("get").into_inner();
@@ -112,11 +111,8 @@ async fn daemons_report_healthy() {
             .await
             .expect("connect");
         let mut health = HealthClient::new(channel);
-        let resp = health
-            .check(HealthCheckRequest { service: service.into() })
-            .await
-            .expect("health check")
-            .into_inner();
+        let resp =
+            health.check(HealthCheckRequest { service: service.into() }).await.expect("health check").into_inner();
         assert_eq!(resp.status, ServingStatus::Serving as i32, "{service}");
     }
     stack.shutdown().await.expect("clean shutdown");
@@ -128,7 +124,12 @@ async fn daemons_report_healthy() {
 async fn bad_input_is_refused_and_the_daemons_keep_serving() {
     let dir = tempfile::tempdir().expect("tempdir");
     let opts = StackOptions {
-        limits: semcom_sender::LimitsConfig { max_input_bytes: 2 << 20, max_width: 4096, max_height: 4096, max_pixels: 1 << 22 },
+        limits: semcom_sender::LimitsConfig {
+            max_input_bytes: 2 << 20,
+            max_width: 4096,
+            max_height: 4096,
+            max_pixels: 1 << 22,
+        },
         ..StackOptions::default()
     };
     let stack = Stack::start(dir.path(), &opts).await.expect("stack starts");
@@ -261,7 +262,8 @@ async fn rayleigh_fading_through_channel_sim_is_tracked_by_the_pilots() {
         .expect("set fading");
     let mut faded = Vec::new();
     for i in 0..3 {
-        let d = clients.transmit(&format!("rayleigh{i}"), bytes.clone(), softcast(1.0 / 32.0)).await.expect("delivered");
+        let d =
+            clients.transmit(&format!("rayleigh{i}"), bytes.clone(), softcast(1.0 / 32.0)).await.expect("delivered");
         faded.push(semcom_metrics::psnr(&original, &decode(&d.result.png)).expect("psnr"));
     }
     let stats = clients.control.as_mut().expect("control").stats(StatsRequest {}).await.expect("stats").into_inner();
@@ -269,7 +271,10 @@ async fn rayleigh_fading_through_channel_sim_is_tracked_by_the_pilots() {
     // per transmission, pooled with one AWGN transmission at exactly 1).
     assert!((stats.mean_channel_gain - 1.0).abs() < 0.2, "mean |h|^2 = {}", stats.mean_channel_gain);
     let mean_faded = faded.iter().sum::<f64>() / faded.len() as f64;
-    println!("AWGN 15 dB: {psnr_awgn:.2} dB; Rayleigh 15 dB: {faded:.2?} dB; mean |h|^2 {:.3}", stats.mean_channel_gain);
+    println!(
+        "AWGN 15 dB: {psnr_awgn:.2} dB; Rayleigh 15 dB: {faded:.2?} dB; mean |h|^2 {:.3}",
+        stats.mean_channel_gain
+    );
     // Fading at 15 dB average: some blocks sit in deep fades, so the mean PSNR drops
     // below AWGN's, but LLSE with per-block estimates keeps it far above an unusable
     // image (astronaut's mean-grey PSNR is about 11 dB).

@@ -85,10 +85,8 @@ async fn untrusted_peers_are_refused_and_trusted_ones_served() {
         s.shutdown().await.expect("sender shutdown");
     }
     receiver.shutdown().await.expect("receiver shutdown");
-    let mut results: Vec<String> = files_under(&rx_dir.join("results"))
-        .iter()
-        .filter_map(|p| p.file_name()?.to_str().map(String::from))
-        .collect();
+    let mut results: Vec<String> =
+        files_under(&rx_dir.join("results")).iter().filter_map(|p| p.file_name()?.to_str().map(String::from)).collect();
     results.sort();
     assert_eq!(results, semantic_files(&info.id), "only the trusted transmission is stored");
 }

@@ -235,7 +235,8 @@ pub fn load_images(dir: &Path, max_side: Option<u32>) -> Result<Vec<EvalImage>> 
             bail!("two images named {name:?} in {} (rows are keyed by the file stem)", dir.display());
         }
         let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-        let image = decode_image(&bytes, &LOCAL_IMAGE_LIMITS).with_context(|| format!("decoding {}", path.display()))?;
+        let image =
+            decode_image(&bytes, &LOCAL_IMAGE_LIMITS).with_context(|| format!("decoding {}", path.display()))?;
         let image = match max_side {
             Some(m) => fit_within(image, m),
             None => image,

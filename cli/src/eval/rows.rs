@@ -141,7 +141,9 @@ pub struct RowKey(String);
 impl RowKey {
     pub fn new(image: &str, method: &str, channel: &str, rho: f64, snr_db: f64, realisation: u32, seed: u64) -> Self {
         // Formatted numbers so that values read back from the CSV compare equal.
-        RowKey(format!("{image}\u{1f}{method}\u{1f}{channel}\u{1f}{rho:.9}\u{1f}{snr_db:.6}\u{1f}{realisation}\u{1f}{seed}"))
+        RowKey(format!(
+            "{image}\u{1f}{method}\u{1f}{channel}\u{1f}{rho:.9}\u{1f}{snr_db:.6}\u{1f}{realisation}\u{1f}{seed}"
+        ))
     }
 }
 
@@ -383,7 +385,9 @@ pub fn read_csv(path: &Path) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
     for (i, line) in lines.enumerate() {
         let line = line?;
-        rows.push(parse_line(&line).with_context(|| format!("{}: line {} is not a result row", path.display(), i + 2))?);
+        rows.push(
+            parse_line(&line).with_context(|| format!("{}: line {} is not a result row", path.display(), i + 2))?,
+        );
     }
     Ok(rows)
 }

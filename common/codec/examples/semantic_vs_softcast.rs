@@ -46,7 +46,9 @@ fn main() {
     if let Some(t) = args.get(5).and_then(|s| s.parse().ok()) {
         gen.texture_strength = t;
     }
-    println!("rho = 1/{rho_den}, {seeds} seeds; columns: key PSNR sem/sc, whole PSNR sem/sc, MS-SSIM sem/sc, VSI sem/sc");
+    println!(
+        "rho = 1/{rho_den}, {seeds} seeds; columns: key PSNR sem/sc, whole PSNR sem/sc, MS-SSIM sem/sc, VSI sem/sc"
+    );
     for &snr in &snrs {
         let mut acc = [0.0f64; 8];
         let mut n = 0.0;

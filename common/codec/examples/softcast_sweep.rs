@@ -22,13 +22,8 @@ fn main() {
         .map(|n| image::open(format!("{dir}/{n}")).map(|i| i.to_rgb8()))
         .collect::<Result<_, _>>()
         .unwrap_or_else(|e| panic!("loading samples: {e}"));
-    let grids: [((u16, u16), (u16, u16)); 5] = [
-        ((8, 8), (4, 4)),
-        ((12, 12), (6, 6)),
-        ((16, 16), (8, 8)),
-        ((24, 24), (12, 12)),
-        ((32, 32), (16, 16)),
-    ];
+    let grids: [((u16, u16), (u16, u16)); 5] =
+        [((8, 8), (4, 4)), ((12, 12), (6, 6)), ((16, 16), (8, 8)), ((24, 24), (12, 12)), ((32, 32), (16, 16))];
     let snrs = [0.0, 10.0, 20.0];
     println!("rho = 1/{rho_den}, {seeds} seeds per point");
     for (gl, gc) in grids {
@@ -47,8 +42,16 @@ fn main() {
             let s = tx.split;
             let mut line = format!(
                 "  {name:14} {}x{} split p/m/a/total/budget {}/{}/{}/{}/{} chunks {}/{} +{} |",
-                img.width(), img.height(), s.pilots, s.meta, s.analog, s.total, s.budget,
-                tx.chunks_sent, tx.chunks_total, tx.partial_coefficients
+                img.width(),
+                img.height(),
+                s.pilots,
+                s.meta,
+                s.analog,
+                s.total,
+                s.budget,
+                tx.chunks_sent,
+                tx.chunks_total,
+                tx.partial_coefficients
             );
             for &snr in &snrs {
                 let ch = Awgn::from_snr_db(snr).unwrap_or_else(|e| panic!("{e}"));
@@ -68,7 +71,10 @@ fn main() {
                 let mean = sum / ok.max(1) as f64;
                 grand += mean;
                 grand_n += 1;
-                line += &format!(" {snr:>4} dB: {mean:6.2}{}", if fail > 0 { format!(" ({fail} meta fail)") } else { String::new() });
+                line += &format!(
+                    " {snr:>4} dB: {mean:6.2}{}",
+                    if fail > 0 { format!(" ({fail} meta fail)") } else { String::new() }
+                );
             }
             println!("{line}");
         }

@@ -34,13 +34,7 @@ pub fn rgb_to_ycbcr(img: &RgbImage) -> Planes {
         cb.push(128.0 - 0.168_736 * r - 0.331_264 * g + 0.5 * b);
         cr.push(128.0 + 0.5 * r - 0.418_688 * g - 0.081_312 * b);
     }
-    Planes {
-        width: img.width(),
-        height: img.height(),
-        y,
-        cb,
-        cr,
-    }
+    Planes { width: img.width(), height: img.height(), y, cb, cr }
 }
 
 /// Inverse colour transform, rounded to nearest and clamped to 0..=255. Non-finite inputs
@@ -104,13 +98,7 @@ mod tests {
 
     #[test]
     fn inverse_clamps_and_survives_nan() {
-        let p = Planes {
-            width: 2,
-            height: 1,
-            y: vec![f32::NAN, 1e9],
-            cb: vec![128.0, 128.0],
-            cr: vec![128.0, 128.0],
-        };
+        let p = Planes { width: 2, height: 1, y: vec![f32::NAN, 1e9], cb: vec![128.0, 128.0], cr: vec![128.0, 128.0] };
         let img = ycbcr_to_rgb(&p);
         assert_eq!(img.get_pixel(0, 0), &Rgb([0, 0, 0]));
         assert_eq!(img.get_pixel(1, 0), &Rgb([255, 255, 255]));

@@ -18,12 +18,7 @@ use std::sync::Arc;
 pub enum DctError {
     /// The buffer length does not equal `height · width`.
     #[error("plane has {got} samples, expected {height}x{width} = {expected}")]
-    ShapeMismatch {
-        height: usize,
-        width: usize,
-        got: usize,
-        expected: usize,
-    },
+    ShapeMismatch { height: usize, width: usize, got: usize, expected: usize },
     /// A zero dimension has nothing to transform.
     #[error("plane dimensions must be non-zero, got {height}x{width}")]
     Empty { height: usize, width: usize },
@@ -39,10 +34,7 @@ pub struct Dct2d {
 
 impl std::fmt::Debug for Dct2d {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Dct2d")
-            .field("height", &self.height)
-            .field("width", &self.width)
-            .finish()
+        f.debug_struct("Dct2d").field("height", &self.height).field("width", &self.width).finish()
     }
 }
 
@@ -53,12 +45,7 @@ impl Dct2d {
             return Err(DctError::Empty { height, width });
         }
         let mut planner = DctPlanner::new();
-        Ok(Self {
-            height,
-            width,
-            row: planner.plan_dct2(width),
-            col: planner.plan_dct2(height),
-        })
+        Ok(Self { height, width, row: planner.plan_dct2(width), col: planner.plan_dct2(height) })
     }
 
     /// Plane height (rows).
@@ -74,12 +61,7 @@ impl Dct2d {
     fn check(&self, plane: &[f32]) -> Result<(), DctError> {
         let expected = self.height * self.width;
         if plane.len() != expected {
-            return Err(DctError::ShapeMismatch {
-                height: self.height,
-                width: self.width,
-                got: plane.len(),
-                expected,
-            });
+            return Err(DctError::ShapeMismatch { height: self.height, width: self.width, got: plane.len(), expected });
         }
         Ok(())
     }

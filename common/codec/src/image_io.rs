@@ -23,12 +23,7 @@ pub struct ImageLimits {
 impl Default for ImageLimits {
     /// 8192×8192 per side, 16 Mpx in total, 32 MiB of encoded input.
     fn default() -> Self {
-        Self {
-            max_width: 8192,
-            max_height: 8192,
-            max_pixels: 16 * 1024 * 1024,
-            max_input_bytes: 32 * 1024 * 1024,
-        }
+        Self { max_width: 8192, max_height: 8192, max_pixels: 16 * 1024 * 1024, max_input_bytes: 32 * 1024 * 1024 }
     }
 }
 
@@ -47,13 +42,7 @@ pub enum ImageInputError {
         "image dimensions {width}x{height} exceed the limits \
          (max {max_width}x{max_height}, {max_pixels} pixels)"
     )]
-    DimensionsTooLarge {
-        width: u32,
-        height: u32,
-        max_width: u32,
-        max_height: u32,
-        max_pixels: u64,
-    },
+    DimensionsTooLarge { width: u32, height: u32, max_width: u32, max_height: u32, max_pixels: u64 },
     #[error("image data is truncated: {0}")]
     Truncated(String),
     #[error("image data is corrupt: {0}")]
@@ -89,10 +78,7 @@ pub fn decode_image(bytes: &[u8], limits: &ImageLimits) -> Result<RgbImage, Imag
         return Err(ImageInputError::Empty);
     }
     if bytes.len() > limits.max_input_bytes {
-        return Err(ImageInputError::TooLarge {
-            bytes: bytes.len(),
-            limit: limits.max_input_bytes,
-        });
+        return Err(ImageInputError::TooLarge { bytes: bytes.len(), limit: limits.max_input_bytes });
     }
     let reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
@@ -112,9 +98,7 @@ pub fn decode_image(bytes: &[u8], limits: &ImageLimits) -> Result<RgbImage, Imag
             // The JPEG decoder conceals missing entropy-coded data (fills it grey) instead of
             // failing, so a cut-off upload would silently decode; require an EOI marker.
             if !jpeg_has_eoi_after_last_scan(bytes) {
-                return Err(ImageInputError::Truncated(
-                    "JPEG has no end-of-image marker after its last scan".into(),
-                ));
+                return Err(ImageInputError::Truncated("JPEG has no end-of-image marker after its last scan".into()));
             }
         }
         _ => return Err(ImageInputError::UnknownFormat),
@@ -139,10 +123,7 @@ pub fn decode_image(bytes: &[u8], limits: &ImageLimits) -> Result<RgbImage, Imag
     if width == 0 || height == 0 {
         return Err(ImageInputError::ZeroSize { width, height });
     }
-    if width > limits.max_width
-        || height > limits.max_height
-        || (width as u64) * (height as u64) > limits.max_pixels
-    {
+    if width > limits.max_width || height > limits.max_height || (width as u64) * (height as u64) > limits.max_pixels {
         return Err(too_large(width, height));
     }
     let mut il = image::Limits::default();
@@ -185,7 +166,6 @@ fn jpeg_has_eoi_after_last_scan(bytes: &[u8]) -> bool {
 /// Encodes an RGB image as PNG.
 pub fn encode_png(img: &RgbImage) -> Result<Vec<u8>, ImageInputError> {
     let mut out = Cursor::new(Vec::new());
-    img.write_to(&mut out, ImageFormat::Png)
-        .map_err(|e| ImageInputError::Encode(e.to_string()))?;
+    img.write_to(&mut out, ImageFormat::Png).map_err(|e| ImageInputError::Encode(e.to_string()))?;
     Ok(out.into_inner())
 }

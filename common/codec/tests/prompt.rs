@@ -43,7 +43,10 @@ fn segments_cover_exactly_the_non_key_blocks() {
         assert!(!segs.is_empty() && segs.len() <= 16, "{name}: {} segments", segs.len());
         let mut cover = vec![0u32; nk.bits().len()];
         for s in &segs {
-            assert_eq!((s.width_blocks(), s.height_blocks(), s.block()), (nk.width_blocks(), nk.height_blocks(), nk.block()));
+            assert_eq!(
+                (s.width_blocks(), s.height_blocks(), s.block()),
+                (nk.width_blocks(), nk.height_blocks(), nk.block())
+            );
             assert!(s.count() > 0);
             for (c, &b) in cover.iter_mut().zip(s.bits()) {
                 *c += b as u32;
@@ -227,7 +230,8 @@ fn detail_map_says_where_the_texture_is() {
     assert!(q[1] + 4 <= q[2] && q[5] + 4 <= q[6], "{q:?}");
     // Textured cells: the mean gx² + gy² of the luma over the cell (central differences,
     // one-sided at the image border), within the quantiser's half octave.
-    let luma: Vec<f64> = img.pixels().map(|p| 0.299 * p[0] as f64 + 0.587 * p[1] as f64 + 0.114 * p[2] as f64).collect();
+    let luma: Vec<f64> =
+        img.pixels().map(|p| 0.299 * p[0] as f64 + 0.587 * p[1] as f64 + 0.114 * p[2] as f64).collect();
     let at = |x: usize, y: usize| luma[y * 128 + x];
     let d = |p: Option<f64>, c: f64, n: Option<f64>| match (p, n) {
         (Some(p), Some(n)) => (n - p) / 2.0,

@@ -40,7 +40,8 @@ fn compare(img: &image::RgbImage, snr: f64) -> (f64, f64) {
         let mut sc_rx = Received::from_segments(&sc_tx.segments, sc_cfg.meta_mcs);
         awgn.apply(&mut sc_rx.stream, &mut rng);
         let sc = softcast::decode(&sc_rx, &sc_cfg).unwrap();
-        dk += psnr_masked(img, &sem.image, &mask).unwrap().unwrap() - psnr_masked(img, &sc.image, &mask).unwrap().unwrap();
+        dk += psnr_masked(img, &sem.image, &mask).unwrap().unwrap()
+            - psnr_masked(img, &sc.image, &mask).unwrap().unwrap();
         dm += ms_ssim(img, &sem.image).unwrap() - ms_ssim(img, &sc.image).unwrap();
     }
     (dk / seeds as f64, dm / seeds as f64)

@@ -10,10 +10,10 @@ use semcom_codec::softcast::{
 };
 use semcom_codec::C32;
 use semcom_metrics::psnr;
+use semcom_phy::average_power;
 use semcom_phy::channel::Awgn;
 use semcom_phy::link_channel::{FadingKind, LinkChannel, LinkChannelConfig};
 use semcom_phy::pilots::PilotPattern;
-use semcom_phy::average_power;
 
 fn sample(name: &str) -> RgbImage {
     image::open(format!("{}/../../samples/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap().to_rgb8()
@@ -37,7 +37,13 @@ fn constant_gain(tx: &Transmission, cfg: &SoftCastConfig, h: C32, snr_db: f64, s
 
 /// The stream through a [`LinkChannel`] in frames of `frame` symbols (`usize::MAX`:
 /// one frame); erased frames arrive as NaN. Returns the number of erased frames too.
-fn through_link(tx: &Transmission, cfg: &SoftCastConfig, link: &LinkChannelConfig, index: u64, frame: usize) -> (Received, usize) {
+fn through_link(
+    tx: &Transmission,
+    cfg: &SoftCastConfig,
+    link: &LinkChannelConfig,
+    index: u64,
+    frame: usize,
+) -> (Received, usize) {
     let mut ch = LinkChannel::new(link, index).unwrap();
     let mut rx = sent(tx, cfg);
     let mut erased = 0;
@@ -106,7 +112,10 @@ fn psnr_rises_with_snr_on_astronaut_at_rho_1_32() {
     let img = sample("astronaut.png");
     let cfg = SoftCastConfig::default();
     let tx = encode(&img, 1.0 / 32.0, &cfg).unwrap();
-    println!("split {:?}, chunks {}/{} + {} coefficients", tx.split, tx.chunks_sent, tx.chunks_total, tx.partial_coefficients);
+    println!(
+        "split {:?}, chunks {}/{} + {} coefficients",
+        tx.split, tx.chunks_sent, tx.chunks_total, tx.partial_coefficients
+    );
     // Measured when this test was written (AWGN through LinkChannel, seed 100 + index):
     // 16-seed means 17.22 / 24.15 / 27.93 dB with per-seed sd 1.01 / 0.49 / 0.12 dB;
     // the 4-seed means used here are 17.34 / 24.23 / 27.96 dB (other 4-seed groups:
@@ -173,10 +182,12 @@ fn average_transmit_power_is_one() {
             let tx = encode(&img, rho, &SoftCastConfig::default()).unwrap();
             let p = average_power(&tx.symbols());
             let kind_power = |k: SegmentKind| {
-                let s: Vec<C32> = tx.segments.iter().filter(|s| s.kind == k).flat_map(|s| s.symbols.iter().copied()).collect();
+                let s: Vec<C32> =
+                    tx.segments.iter().filter(|s| s.kind == k).flat_map(|s| s.symbols.iter().copied()).collect();
                 average_power(&s)
             };
-            let (pp, pm, pa) = (kind_power(SegmentKind::Pilot), kind_power(SegmentKind::Meta), kind_power(SegmentKind::Analog));
+            let (pp, pm, pa) =
+                (kind_power(SegmentKind::Pilot), kind_power(SegmentKind::Meta), kind_power(SegmentKind::Analog));
             println!("{name} rho {rho}: total {p:.4}, pilots {pp:.4}, meta {pm:.4}, analog {pa:.4}");
             // Pilots and QPSK metadata are unit modulus. The analog part has expected
             // power exactly 1 under the quantised λ̂; the true chunk energies differ from
@@ -204,7 +215,9 @@ fn corrupted_metadata_is_reported_never_a_garbage_image() {
     let corruptions: [(&str, Corrupt); 5] = [
         ("every other meta symbol negated", |rx, m, _| m.iter().step_by(2).for_each(|&i| rx.stream[i] = -rx.stream[i])),
         ("all meta symbols negated", |rx, m, _| m.iter().for_each(|&i| rx.stream[i] = -rx.stream[i])),
-        ("first 60 % of meta negated", |rx, m, _| m[..m.len() * 3 / 5].iter().for_each(|&i| rx.stream[i] = -rx.stream[i])),
+        ("first 60 % of meta negated", |rx, m, _| {
+            m[..m.len() * 3 / 5].iter().for_each(|&i| rx.stream[i] = -rx.stream[i])
+        }),
         ("meta replaced by noise", |rx, m, rng| {
             m.iter().for_each(|&i| rx.stream[i] = C32::new(rng.random_range(-1.0..1.0), rng.random_range(-1.0..1.0)))
         }),
@@ -220,7 +233,9 @@ fn corrupted_metadata_is_reported_never_a_garbage_image() {
     }
     // Wrong frame-header facts: fewer metadata symbols, or another MCS. (One more
     // metadata symbol than sent is the subject of the failing test below.)
-    for (m, mcs) in [(tx.split.meta - 1, cfg.meta_mcs), (tx.split.meta - 3, cfg.meta_mcs), (tx.split.meta, 2), (tx.split.meta, 0)] {
+    for (m, mcs) in
+        [(tx.split.meta - 1, cfg.meta_mcs), (tx.split.meta - 3, cfg.meta_mcs), (tx.split.meta, 2), (tx.split.meta, 0)]
+    {
         let rx = Received { meta_symbols: m, meta_mcs: mcs, ..clean.clone() };
         assert!(matches!(decode(&rx, &cfg), Err(CodecError::MetadataCorrupt(_))), "meta {m} mcs {mcs}");
     }
@@ -405,7 +420,10 @@ fn rayleigh_block_fading_with_pilot_estimates() {
         awgn.push(decode_psnr(&img, &rx, &cfg).0);
     }
     let (mf, ma) = (mean(&fad), mean(&awgn));
-    println!("Rayleigh 10 dB: {} of 16 decoded, mean PSNR {mf:.2} dB ({fad:.2?}); metadata lost for seeds {failed:?}", fad.len());
+    println!(
+        "Rayleigh 10 dB: {} of 16 decoded, mean PSNR {mf:.2} dB ({fad:.2?}); metadata lost for seeds {failed:?}",
+        fad.len()
+    );
     println!("AWGN 10 dB: mean PSNR {ma:.2} dB");
     // Measured: 15 of 16 decode. Seed 2 fails because block 0 (which holds the first
     // 1008 of the 2100 metadata symbols, systematic bits first) has |h|² = 0.017, i.e.
@@ -436,7 +454,10 @@ fn frame_erasures_at_5_percent() {
         match decode(&rx, &cfg) {
             Ok(r) => {
                 let p = psnr(&img, &r.image).unwrap();
-                println!("seed {seed}: {erased} frames erased, {p:.2} dB (loss-free {p0:.2} dB), erased_analog {}", r.erased_analog);
+                println!(
+                    "seed {seed}: {erased} frames erased, {p:.2} dB (loss-free {p0:.2} dB), erased_analog {}",
+                    r.erased_analog
+                );
                 assert!(r.erased_analog <= erased * (cfg.pilot_block - cfg.pilots_per_block));
                 assert!(erased > 0 || r.erased_analog == 0);
                 losses.push(p0 - p);
@@ -460,5 +481,3 @@ fn frame_erasures_at_5_percent() {
     assert!(within >= 8, "only {within} of {} decoded seeds within 3 dB of loss-free", losses.len());
     assert!(losses[losses.len() / 2] < 1.0, "median loss {}", losses[losses.len() / 2]);
 }
-
-

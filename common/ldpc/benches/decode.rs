@@ -48,7 +48,9 @@ fn bench(c: &mut Criterion) {
         let mut g = c.benchmark_group(format!("decode_{label}_ebn0_{eb_n0}"));
         g.throughput(Throughput::Elements(k as u64));
         g.sample_size(20);
-        for (name, cfg) in [("corrected-min-sum", DecoderConfig::default()), ("offset-min-sum", DecoderConfig::min_sum())] {
+        for (name, cfg) in
+            [("corrected-min-sum", DecoderConfig::default()), ("offset-min-sum", DecoderConfig::min_sum())]
+        {
             let mut dec = spec.decoder(cfg).expect("decoder");
             let mut out = Vec::new();
             let mut i = 0;

@@ -48,13 +48,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let rows = spec.code().active_rows(spec.active_base_cols());
     println!(
         "{case}: {:?} Z={} K'={k} E={e} R={:.3} active base cols={} rows={} frames/point={frames}",
-        spec.base_graph(), spec.z(), spec.rate(), spec.active_base_cols(), rows
+        spec.base_graph(),
+        spec.z(),
+        spec.rate(),
+        spec.active_base_cols(),
+        rows
     );
     let impls: Vec<DecoderImplementation> = if toolbox == "none" {
         Vec::new()
     } else if toolbox == "all" {
         use DecoderImplementation::*;
-        vec![Phif32, Aminstarf32, Minstarapproxf32, Aminstari8, Minstarapproxi8, HLPhif32, HLAminstarf32, HLMinstarapproxf32, HLAminstari8, HLMinstarapproxi8]
+        vec![
+            Phif32,
+            Aminstarf32,
+            Minstarapproxf32,
+            Aminstari8,
+            Minstarapproxi8,
+            HLPhif32,
+            HLAminstarf32,
+            HLMinstarapproxf32,
+            HLAminstari8,
+            HLMinstarapproxi8,
+        ]
     } else {
         vec![toolbox.parse().map_err(|e: &str| e.to_string())?]
     };
@@ -125,7 +140,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let dt = t0.elapsed().as_secs_f64();
             println!(
                 "Eb/N0 {eb_n0:.2} dB  ldpc-toolbox {:<22} BLER {:.2e} ({err}/{frames})  avg iters {:.2}  {:.2} Mbit/s",
-                imp.to_string(), err as f64 / frames as f64, iters as f64 / frames as f64, (k * frames) as f64 / dt / 1e6
+                imp.to_string(),
+                err as f64 / frames as f64,
+                iters as f64 / frames as f64,
+                (k * frames) as f64 / dt / 1e6
             );
         }
     }

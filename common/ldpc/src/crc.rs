@@ -138,11 +138,7 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         for len in [1usize, 7, 9, 23, 100, 333, 1001] {
             let bits: Vec<u8> = (0..len).map(|_| rng.random_range(0..2)).collect();
-            for (kind, poly) in [
-                (CrcKind::Crc24A, 0x864CFB),
-                (CrcKind::Crc24B, 0x800063),
-                (CrcKind::Crc16, 0x1021),
-            ] {
+            for (kind, poly) in [(CrcKind::Crc24A, 0x864CFB), (CrcKind::Crc24B, 0x800063), (CrcKind::Crc16, 0x1021)] {
                 assert_eq!(
                     kind.checksum_bits(&bits).unwrap(),
                     reference(&bits, poly, kind.len()),

@@ -116,7 +116,11 @@ const LANES: usize = 8;
 /// Branch-free float minimum (compiles to `minps`).
 #[inline(always)]
 fn fmin(a: f32, b: f32) -> f32 {
-    if a < b { a } else { b }
+    if a < b {
+        a
+    } else {
+        b
+    }
 }
 
 /// Bit-mask select: all-ones mask picks `a`.
@@ -237,7 +241,11 @@ fn softplus_neg(x: f32) -> f32 {
 #[inline(always)]
 fn boxplus_mag(a: f32, b: f32) -> f32 {
     let r = a + softplus_neg(a + b) - softplus_neg(b - a);
-    if r > 0.0 { r } else { 0.0 }
+    if r > 0.0 {
+        r
+    } else {
+        0.0
+    }
 }
 
 /// Lane-wise over one edge: new check message, and t += message (t becomes
@@ -412,11 +420,25 @@ impl LdpcDecoder {
             t[..z - v].copy_from_slice(&src[v..]);
             t[z - v..z].copy_from_slice(&src[..v]);
             let msg = &self.c2v[e * zp..(e + 1) * zp];
-            fold_edge3(t, msg, &mut self.min1, &mut self.min2, &mut self.min3, &mut self.idx, &mut self.idx2, &mut self.sgn, d as u32);
+            fold_edge3(
+                t,
+                msg,
+                &mut self.min1,
+                &mut self.min2,
+                &mut self.min3,
+                &mut self.idx,
+                &mut self.idx2,
+                &mut self.sgn,
+                d as u32,
+            );
         }
         let post = |x: f32| {
             let y = alpha * (x - beta);
-            if y > 0.0 { y } else { 0.0 }
+            if y > 0.0 {
+                y
+            } else {
+                0.0
+            }
         };
         // Per check lane (not per edge): three outgoing magnitudes.
         for ((m1, m2), m3) in self.min1.iter_mut().zip(self.min2.iter_mut()).zip(self.min3.iter_mut()) {

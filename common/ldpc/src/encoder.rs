@@ -47,12 +47,7 @@ impl QcCode {
     /// the first `active_cols` base columns (at least `info_cols + 4`; the
     /// extension parity beyond them is not needed when a rate matcher never
     /// reads it). `out` is resized to `active_cols · Z`.
-    pub fn encode_full_into(
-        &self,
-        info: &[u8],
-        active_cols: usize,
-        out: &mut Vec<u8>,
-    ) -> Result<(), LdpcError> {
+    pub fn encode_full_into(&self, info: &[u8], active_cols: usize, out: &mut Vec<u8>) -> Result<(), LdpcError> {
         let z = self.z();
         let kb = self.base_graph().info_cols();
         if info.len() != self.k() {

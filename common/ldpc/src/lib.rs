@@ -77,10 +77,7 @@ pub fn bits_to_bytes(bits: &[u8]) -> Result<Vec<u8>, LdpcError> {
         });
     }
     check_bits(bits)?;
-    Ok(bits
-        .chunks_exact(8)
-        .map(|c| c.iter().fold(0u8, |acc, &b| (acc << 1) | b))
-        .collect())
+    Ok(bits.chunks_exact(8).map(|c| c.iter().fold(0u8, |acc, &b| (acc << 1) | b)).collect())
 }
 
 /// Rejects any element that is not 0 or 1.

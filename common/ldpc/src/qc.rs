@@ -16,9 +16,8 @@ use crate::LdpcError;
 /// All lifting sizes of 38.212 Table 5.3.2-1 (Z = a·2^j ≤ 384,
 /// a ∈ {2,3,5,7,9,11,13,15}), ascending.
 pub const LIFTING_SIZES: [usize; 51] = [
-    2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 18, 20, 22, 24, 26, 28, 30, 32, 36, 40,
-    44, 48, 52, 56, 60, 64, 72, 80, 88, 96, 104, 112, 120, 128, 144, 160, 176, 192, 208, 224, 240,
-    256, 288, 320, 352, 384,
+    2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 18, 20, 22, 24, 26, 28, 30, 32, 36, 40, 44, 48, 52, 56, 60, 64,
+    72, 80, 88, 96, 104, 112, 120, 128, 144, 160, 176, 192, 208, 224, 240, 256, 288, 320, 352, 384,
 ];
 
 /// 5G NR LDPC base graph.
@@ -64,14 +63,57 @@ impl BaseGraph {
 fn toolbox_lifting(z: usize) -> Option<LiftingSize> {
     use LiftingSize::*;
     Some(match z {
-        2 => Z2, 4 => Z4, 8 => Z8, 16 => Z16, 32 => Z32, 64 => Z64, 128 => Z128, 256 => Z256,
-        3 => Z3, 6 => Z6, 12 => Z12, 24 => Z24, 48 => Z48, 96 => Z96, 192 => Z192, 384 => Z384,
-        5 => Z5, 10 => Z10, 20 => Z20, 40 => Z40, 80 => Z80, 160 => Z160, 320 => Z320,
-        7 => Z7, 14 => Z14, 28 => Z28, 56 => Z56, 112 => Z112, 224 => Z224,
-        9 => Z9, 18 => Z18, 36 => Z36, 72 => Z72, 144 => Z144, 288 => Z288,
-        11 => Z11, 22 => Z22, 44 => Z44, 88 => Z88, 176 => Z176, 352 => Z352,
-        13 => Z13, 26 => Z26, 52 => Z52, 104 => Z104, 208 => Z208,
-        15 => Z15, 30 => Z30, 60 => Z60, 120 => Z120, 240 => Z240,
+        2 => Z2,
+        4 => Z4,
+        8 => Z8,
+        16 => Z16,
+        32 => Z32,
+        64 => Z64,
+        128 => Z128,
+        256 => Z256,
+        3 => Z3,
+        6 => Z6,
+        12 => Z12,
+        24 => Z24,
+        48 => Z48,
+        96 => Z96,
+        192 => Z192,
+        384 => Z384,
+        5 => Z5,
+        10 => Z10,
+        20 => Z20,
+        40 => Z40,
+        80 => Z80,
+        160 => Z160,
+        320 => Z320,
+        7 => Z7,
+        14 => Z14,
+        28 => Z28,
+        56 => Z56,
+        112 => Z112,
+        224 => Z224,
+        9 => Z9,
+        18 => Z18,
+        36 => Z36,
+        72 => Z72,
+        144 => Z144,
+        288 => Z288,
+        11 => Z11,
+        22 => Z22,
+        44 => Z44,
+        88 => Z88,
+        176 => Z176,
+        352 => Z352,
+        13 => Z13,
+        26 => Z26,
+        52 => Z52,
+        104 => Z104,
+        208 => Z208,
+        15 => Z15,
+        30 => Z30,
+        60 => Z60,
+        120 => Z120,
+        240 => Z240,
         _ => return None,
     })
 }
@@ -125,10 +167,7 @@ impl QcCode {
         let mut shifts = Vec::new();
         for i in 0..bg.num_rows() {
             // Row r = 0 of block row i has its 1 at column k·Z + (0 + v) mod Z.
-            let mut entries: Vec<(u16, u16)> = h
-                .iter_row(i * z)
-                .map(|&c| ((c / z) as u16, (c % z) as u16))
-                .collect();
+            let mut entries: Vec<(u16, u16)> = h.iter_row(i * z).map(|&c| ((c / z) as u16, (c % z) as u16)).collect();
             entries.sort_unstable();
             for (c, s) in entries {
                 cols.push(c);
@@ -156,11 +195,8 @@ impl QcCode {
             }
         }
         // The surviving shift appears an odd number of times.
-        self.p1_shift = p1_shifts
-            .iter()
-            .copied()
-            .find(|s| p1_shifts.iter().filter(|t| *t == s).count() % 2 == 1)
-            .unwrap_or(0);
+        self.p1_shift =
+            p1_shifts.iter().copied().find(|s| p1_shifts.iter().filter(|t| *t == s).count() % 2 == 1).unwrap_or(0);
         let mut known = [true, false, false, false];
         let mut done = [false; 4];
         while self.core_order.len() < 3 {
@@ -169,11 +205,8 @@ impl QcCode {
                 if done[i] {
                     continue;
                 }
-                let unknown: Vec<usize> = self
-                    .row(i)
-                    .filter(|&(c, _)| c >= kb && c < kb + 4 && !known[c - kb])
-                    .map(|(c, _)| c)
-                    .collect();
+                let unknown: Vec<usize> =
+                    self.row(i).filter(|&(c, _)| c >= kb && c < kb + 4 && !known[c - kb]).map(|(c, _)| c).collect();
                 if unknown.len() == 1 {
                     known[unknown[0] - kb] = true;
                     done[i] = true;

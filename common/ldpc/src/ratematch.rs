@@ -69,11 +69,11 @@ pub fn segmentation(b: usize, bg: BaseGraph) -> Result<Segmentation, LdpcError> 
             _ => 6,
         },
     };
-    let z = LIFTING_SIZES
-        .iter()
-        .copied()
-        .find(|&z| kb * z >= k_prime)
-        .ok_or(LdpcError::BlockTooLarge { k: k_prime, max: kcb, bg })?;
+    let z = LIFTING_SIZES.iter().copied().find(|&z| kb * z >= k_prime).ok_or(LdpcError::BlockTooLarge {
+        k: k_prime,
+        max: kcb,
+        bg,
+    })?;
     let k = bg.info_cols() * z;
     Ok(Segmentation { bg, c, l, k_prime, pad, kb, z, k, filler: k - k_prime })
 }
@@ -230,7 +230,11 @@ impl CodeBlockSpec {
     /// Like [`encode`](Self::encode), appending to `out`.
     pub fn encode_append(&self, info: &[u8], out: &mut Vec<u8>) -> Result<(), LdpcError> {
         if info.len() != self.k_prime {
-            return Err(LdpcError::Length { what: "code block information bits (K')", expected: self.k_prime, got: info.len() });
+            return Err(LdpcError::Length {
+                what: "code block information bits (K')",
+                expected: self.k_prime,
+                got: info.len(),
+            });
         }
         check_bits(info)?;
         let mut sys = vec![0u8; self.code.k()];
@@ -281,7 +285,12 @@ impl CodeBlockSpec {
     ) -> Result<DecodeStats, LdpcError> {
         let dc = decoder.code();
         if dc.base_graph() != self.base_graph() || dc.z() != self.z() {
-            return Err(LdpcError::CodeMismatch { bg: self.base_graph(), z: self.z(), got_bg: dc.base_graph(), got_z: dc.z() });
+            return Err(LdpcError::CodeMismatch {
+                bg: self.base_graph(),
+                z: self.z(),
+                got_bg: dc.base_graph(),
+                got_z: dc.z(),
+            });
         }
         self.derate_match_into(llr, scratch)?;
         let stats = decoder.decode(scratch, info_out)?;

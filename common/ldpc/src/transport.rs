@@ -73,7 +73,12 @@ impl TransportBlockSpec {
     }
 
     /// Like [`new`](Self::new) with an explicit base graph.
-    pub fn with_base_graph(bg: BaseGraph, payload_bits_a: usize, output_bits_g: usize, qm: usize) -> Result<Self, LdpcError> {
+    pub fn with_base_graph(
+        bg: BaseGraph,
+        payload_bits_a: usize,
+        output_bits_g: usize,
+        qm: usize,
+    ) -> Result<Self, LdpcError> {
         if payload_bits_a == 0 || output_bits_g == 0 {
             return Err(LdpcError::InvalidSize("A and G must be > 0"));
         }

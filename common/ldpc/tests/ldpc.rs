@@ -172,7 +172,9 @@ fn bler_falls_monotonically_with_eb_n0() {
 fn derate_match_inverts_rate_match() {
     let mut rng = ChaCha8Rng::seed_from_u64(14);
     // Puncturing (E < N) and repetition (E > N), every Qm.
-    for (k, e, qm) in [(1000, 2000, 2), (500, 3000, 4), (3000, 3600, 6), (8448, 12000, 8), (100, 1000, 1), (1000, 6000, 2)] {
+    for (k, e, qm) in
+        [(1000, 2000, 2), (500, 3000, 4), (3000, 3600, 6), (8448, 12000, 8), (100, 1000, 1), (1000, 6000, 2)]
+    {
         let spec = CodeBlockSpec::new(k, e, qm).unwrap();
         let z = spec.z();
         let info = random_bits(k, &mut rng);

@@ -13,19 +13,11 @@ pub(crate) fn luma_yiq(img: &RgbImage) -> Plane {
         .as_raw()
         .chunks_exact(3)
         .map(|p| {
-            let (r, g, b) = (
-                p[0] as f64 / 255.0,
-                p[1] as f64 / 255.0,
-                p[2] as f64 / 255.0,
-            );
+            let (r, g, b) = (p[0] as f64 / 255.0, p[1] as f64 / 255.0, p[2] as f64 / 255.0);
             0.299 * r + 0.587 * g + 0.114 * b
         })
         .collect();
-    Plane {
-        w: img.width() as usize,
-        h: img.height() as usize,
-        v,
-    }
+    Plane { w: img.width() as usize, h: img.height() as usize, v }
 }
 
 /// 3×3 correlation with zero padding 1 (`F.conv2d(x, k, padding=1)`), (h, w) → (h, w).
@@ -65,10 +57,7 @@ pub(crate) fn gradient_magnitude(p: &Plane, k: &[[f64; 3]; 3]) -> Vec<f64> {
     }
     let gx = correlate3_zero(p, k);
     let gy = correlate3_zero(p, &kt);
-    gx.iter()
-        .zip(&gy)
-        .map(|(a, b)| (a * a + b * b).sqrt())
-        .collect()
+    gx.iter().zip(&gy).map(|(a, b)| (a * a + b * b).sqrt()).collect()
 }
 
 /// Gradient magnitude similarity deviation exactly as `piq.gmsd` with defaults
@@ -102,11 +91,7 @@ pub fn gmsd(a: &RgbImage, b: &RgbImage) -> Result<f64, MetricsError> {
         gradient_magnitude(&avg_pool(&y, 2), &prewitt)
     };
     let (ga, gb) = (prep(a), prep(b));
-    let gms: Vec<f64> = ga
-        .iter()
-        .zip(&gb)
-        .map(|(x, y)| (2.0 * x * y + T) / (x * x + y * y + T))
-        .collect();
+    let gms: Vec<f64> = ga.iter().zip(&gb).map(|(x, y)| (2.0 * x * y + T) / (x * x + y * y + T)).collect();
     let n = gms.len() as f64;
     let mean = gms.iter().sum::<f64>() / n;
     let var = gms.iter().map(|g| (g - mean) * (g - mean)).sum::<f64>() / n;

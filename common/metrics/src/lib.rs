@@ -41,12 +41,7 @@ pub const PSNR_CAP_DB: f64 = 100.0;
 pub enum MetricsError {
     /// The two images must have the same width and height.
     #[error("image dimensions differ: {a_width}x{a_height} vs {b_width}x{b_height}")]
-    DimensionMismatch {
-        a_width: u32,
-        a_height: u32,
-        b_width: u32,
-        b_height: u32,
-    },
+    DimensionMismatch { a_width: u32, a_height: u32, b_width: u32, b_height: u32 },
     /// Zero-sized images have no pixels to compare.
     #[error("image is empty ({width}x{height})")]
     Empty { width: u32, height: u32 },
@@ -55,12 +50,7 @@ pub enum MetricsError {
         "image too small for SSIM: {width}x{height} after downsampling by {factor} \
          is smaller than the {kernel}x{kernel} window"
     )]
-    TooSmallForSsim {
-        width: u32,
-        height: u32,
-        factor: u32,
-        kernel: u32,
-    },
+    TooSmallForSsim { width: u32, height: u32, factor: u32, kernel: u32 },
     /// MS-SSIM needs `(kernel − 1)·2^(levels − 1) + 1 = 161` pixels on each side.
     #[error("image too small for MS-SSIM: {width}x{height}, need at least {min}x{min}")]
     TooSmallForMsSsim { width: u32, height: u32, min: u32 },
@@ -85,10 +75,7 @@ pub(crate) fn check_pair(a: &RgbImage, b: &RgbImage) -> Result<(), MetricsError>
         });
     }
     if a.width() == 0 || a.height() == 0 {
-        return Err(MetricsError::Empty {
-            width: a.width(),
-            height: a.height(),
-        });
+        return Err(MetricsError::Empty { width: a.width(), height: a.height() });
     }
     Ok(())
 }
@@ -170,11 +157,7 @@ pub(crate) struct Plane {
 
 pub(crate) fn channel_plane(img: &RgbImage, c: usize) -> Plane {
     let (w, h) = (img.width() as usize, img.height() as usize);
-    let v = img
-        .as_raw()
-        .chunks_exact(3)
-        .map(|p| p[c] as f64 / 255.0)
-        .collect();
+    let v = img.as_raw().chunks_exact(3).map(|p| p[c] as f64 / 255.0).collect();
     Plane { w, h, v }
 }
 
@@ -249,16 +232,8 @@ pub(crate) fn ssim_channel(x: &Plane, y: &Plane, g: &[f64; KERNEL_SIZE]) -> (f64
 fn ssim_maps(x: &Plane, y: &Plane, g: &[f64; KERNEL_SIZE]) -> (Plane, Vec<f64>) {
     let c1 = K1 * K1;
     let c2 = K2 * K2;
-    let sq = |p: &Plane| Plane {
-        w: p.w,
-        h: p.h,
-        v: p.v.iter().map(|a| a * a).collect(),
-    };
-    let xy = Plane {
-        w: x.w,
-        h: x.h,
-        v: x.v.iter().zip(&y.v).map(|(a, b)| a * b).collect(),
-    };
+    let sq = |p: &Plane| Plane { w: p.w, h: p.h, v: p.v.iter().map(|a| a * a).collect() };
+    let xy = Plane { w: x.w, h: x.h, v: x.v.iter().zip(&y.v).map(|(a, b)| a * b).collect() };
     let mu_x = filter_valid(x, g);
     let mu_y = filter_valid(y, g);
     let e_xx = filter_valid(&sq(x), g);
@@ -296,12 +271,7 @@ pub fn ssim(a: &RgbImage, b: &RgbImage) -> Result<f64, MetricsError> {
     let f = ssim_downsample_factor(a.width(), a.height());
     let (dw, dh) = (a.width() / f, a.height() / f);
     if (dw as usize) < KERNEL_SIZE || (dh as usize) < KERNEL_SIZE {
-        return Err(MetricsError::TooSmallForSsim {
-            width: dw,
-            height: dh,
-            factor: f,
-            kernel: KERNEL_SIZE as u32,
-        });
+        return Err(MetricsError::TooSmallForSsim { width: dw, height: dh, factor: f, kernel: KERNEL_SIZE as u32 });
     }
     let g = gaussian_1d();
     let mut total = 0.0;
@@ -374,7 +344,11 @@ mod tests {
         let a = RgbImage::from_fn(64, 48, |x, y| image::Rgb([(x * 4) as u8, (y * 5) as u8, ((x + y) * 2) as u8]));
         let b = RgbImage::from_fn(64, 48, |x, y| {
             let p = a.get_pixel(x, y).0;
-            if x < 32 { image::Rgb([p[0] / 2, p[1], 255 - p[2]]) } else { image::Rgb(p) }
+            if x < 32 {
+                image::Rgb([p[0] / 2, p[1], 255 - p[2]])
+            } else {
+                image::Rgb(p)
+            }
         });
         let all = vec![true; 64 * 48];
         let whole = ssim(&a, &b).unwrap();

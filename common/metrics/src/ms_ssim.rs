@@ -2,17 +2,13 @@
 
 use image::RgbImage;
 
-use crate::{
-    avg_pool, channel_plane, check_pair, gaussian_1d, ssim_channel, MetricsError, Plane,
-    KERNEL_SIZE,
-};
+use crate::{avg_pool, channel_plane, check_pair, gaussian_1d, ssim_channel, MetricsError, Plane, KERNEL_SIZE};
 
 /// Scale weights from Wang et al. 2003 (piq's default), finest scale first.
 pub const MS_SSIM_WEIGHTS: [f64; 5] = [0.0448, 0.2856, 0.3001, 0.2363, 0.1333];
 
 /// Minimum side length: `(kernel_size − 1)·2^(levels − 1) + 1 = 10·16 + 1`.
-pub const MS_SSIM_MIN_SIZE: u32 =
-    ((KERNEL_SIZE as u32) - 1) * (1 << (MS_SSIM_WEIGHTS.len() - 1)) + 1;
+pub const MS_SSIM_MIN_SIZE: u32 = ((KERNEL_SIZE as u32) - 1) * (1 << (MS_SSIM_WEIGHTS.len() - 1)) + 1;
 
 /// piq's between-scale downsampling: if either side is odd, replicate-pad ONE row at the top
 /// and ONE column at the left (`F.pad(x, [p, 0, p, 0], mode='replicate')`, p = max(H%2, W%2)),
@@ -47,11 +43,7 @@ fn downsample(p: &Plane) -> Plane {
 pub fn ms_ssim(a: &RgbImage, b: &RgbImage) -> Result<f64, MetricsError> {
     check_pair(a, b)?;
     if a.width() < MS_SSIM_MIN_SIZE || a.height() < MS_SSIM_MIN_SIZE {
-        return Err(MetricsError::TooSmallForMsSsim {
-            width: a.width(),
-            height: a.height(),
-            min: MS_SSIM_MIN_SIZE,
-        });
+        return Err(MetricsError::TooSmallForMsSsim { width: a.width(), height: a.height(), min: MS_SSIM_MIN_SIZE });
     }
     let g = gaussian_1d();
     let levels = MS_SSIM_WEIGHTS.len();
@@ -87,11 +79,7 @@ mod tests {
     #[test]
     fn downsample_pads_top_left_when_odd() {
         // 3×3 plane 0..9 → padded 4×4 → 2×2.
-        let p = Plane {
-            w: 3,
-            h: 3,
-            v: (0..9).map(f64::from).collect(),
-        };
+        let p = Plane { w: 3, h: 3, v: (0..9).map(f64::from).collect() };
         let d = downsample(&p);
         assert_eq!((d.w, d.h), (2, 2));
         // Top-left 2×2 of the padded plane is [0, 0; 0, 0].

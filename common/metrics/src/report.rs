@@ -41,12 +41,5 @@ pub fn report(a: &RgbImage, b: &RgbImage, mask: Option<&[bool]>) -> Result<Repor
         Err(MetricsError::TooSmallForSwd { .. } | MetricsError::MaskTooSmall { .. }) => None,
         Err(e) => return Err(e),
     };
-    Ok(Report {
-        psnr: psnr(a, b)?,
-        ssim: ssim(a, b)?,
-        ms_ssim,
-        vsi: vsi(a, b)?,
-        gmsd: gmsd(a, b)?,
-        swd,
-    })
+    Ok(Report { psnr: psnr(a, b)?, ssim: ssim(a, b)?, ms_ssim, vsi: vsi(a, b)?, gmsd: gmsd(a, b)?, swd })
 }

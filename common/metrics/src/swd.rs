@@ -44,12 +44,7 @@ pub struct SwdConfig {
 
 impl Default for SwdConfig {
     fn default() -> Self {
-        Self {
-            dirs_per_repeat: 128,
-            dir_repeats: 4,
-            max_patches: 4096,
-            seed: 0,
-        }
+        Self { dirs_per_repeat: 128, dir_repeats: 4, max_patches: 4096, seed: 0 }
     }
 }
 
@@ -92,18 +87,14 @@ fn blur(v: &[f64], w: usize, h: usize, gain: f64) -> Vec<f64> {
     let mut tmp = vec![0.0; w * h];
     for y in 0..h {
         for x in 0..w {
-            tmp[y * w + x] = (0..5)
-                .map(|k| K[k] * v[y * w + mirror(x as isize + k as isize - 2, w)])
-                .sum();
+            tmp[y * w + x] = (0..5).map(|k| K[k] * v[y * w + mirror(x as isize + k as isize - 2, w)]).sum();
         }
     }
     let mut out = vec![0.0; w * h];
     for y in 0..h {
         for x in 0..w {
-            out[y * w + x] = gain
-                * (0..5)
-                    .map(|k| K[k] * tmp[mirror(y as isize + k as isize - 2, h) * w + x])
-                    .sum::<f64>();
+            out[y * w + x] =
+                gain * (0..5).map(|k| K[k] * tmp[mirror(y as isize + k as isize - 2, h) * w + x]).sum::<f64>();
         }
     }
     out
@@ -143,17 +134,8 @@ fn pyr_up(v: &[f64], w: usize, h: usize, ow: usize, oh: usize) -> Vec<f64> {
 /// level is the Gaussian residual.
 fn laplacian_pyramid(img: &RgbImage, levels: usize) -> Vec<Level> {
     let (w, h) = (img.width() as usize, img.height() as usize);
-    let ch = |c: usize| {
-        img.as_raw()
-            .chunks_exact(3)
-            .map(|p| p[c] as f64 / 255.0)
-            .collect::<Vec<_>>()
-    };
-    let mut gauss = vec![Level {
-        w,
-        h,
-        c: [ch(0), ch(1), ch(2)],
-    }];
+    let ch = |c: usize| img.as_raw().chunks_exact(3).map(|p| p[c] as f64 / 255.0).collect::<Vec<_>>();
+    let mut gauss = vec![Level { w, h, c: [ch(0), ch(1), ch(2)] }];
     for _ in 1..levels {
         let Some(prev) = gauss.last() else { break };
         let (mut c, mut dims) = ([Vec::new(), Vec::new(), Vec::new()], (0, 0));
@@ -162,11 +144,7 @@ fn laplacian_pyramid(img: &RgbImage, levels: usize) -> Vec<Level> {
             c[k] = v;
             dims = (dw, dh);
         }
-        gauss.push(Level {
-            w: dims.0,
-            h: dims.1,
-            c,
-        });
+        gauss.push(Level { w: dims.0, h: dims.1, c });
     }
     // Laplacian: L_i = G_i − up(G_{i+1}); last level keeps G.
     let mut lap = Vec::with_capacity(gauss.len());
@@ -200,18 +178,13 @@ fn descriptors(level: &Level, centres: &[(usize, usize)]) -> Vec<f64> {
     }
     let per = NHOOD * NHOOD;
     for c in 0..3 {
-        let vals = || {
-            d.chunks_exact(dim)
-                .flat_map(|row| &row[c * per..(c + 1) * per])
-        };
+        let vals = || d.chunks_exact(dim).flat_map(|row| &row[c * per..(c + 1) * per]);
         let n = (centres.len() * per) as f64;
         let mean = vals().sum::<f64>() / n;
         let var = vals().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
         let inv = if var > 0.0 { 1.0 / var.sqrt() } else { 1.0 };
         for row in d.chunks_exact_mut(dim) {
-            row[c * per..(c + 1) * per]
-                .iter_mut()
-                .for_each(|v| *v = (*v - mean) * inv);
+            row[c * per..(c + 1) * per].iter_mut().for_each(|v| *v = (*v - mean) * inv);
         }
     }
     d
@@ -219,13 +192,7 @@ fn descriptors(level: &Level, centres: &[(usize, usize)]) -> Vec<f64> {
 
 /// Sliced Wasserstein-1 distance between two equal-size descriptor sets (n × dim):
 /// mean over repeats of the mean over directions and sorted projections of |pA − pB|.
-fn sliced_wasserstein(
-    a: &[f64],
-    b: &[f64],
-    dim: usize,
-    cfg: &SwdConfig,
-    rng: &mut ChaCha8Rng,
-) -> f64 {
+fn sliced_wasserstein(a: &[f64], b: &[f64], dim: usize, cfg: &SwdConfig, rng: &mut ChaCha8Rng) -> f64 {
     let n = a.len() / dim;
     let nd = cfg.dirs_per_repeat;
     if n == 0 || nd == 0 || cfg.dir_repeats == 0 {
@@ -234,15 +201,9 @@ fn sliced_wasserstein(
     let mut total = 0.0;
     for _ in 0..cfg.dir_repeats {
         // Directions as a (dim × nd) matrix, each column a unit vector.
-        let mut dirs: Vec<f64> = (0..dim * nd)
-            .map(|_| rng.sample::<f64, _>(StandardNormal))
-            .collect();
+        let mut dirs: Vec<f64> = (0..dim * nd).map(|_| rng.sample::<f64, _>(StandardNormal)).collect();
         for j in 0..nd {
-            let norm = (0..dim)
-                .map(|k| dirs[k * nd + j].powi(2))
-                .sum::<f64>()
-                .sqrt()
-                .max(f64::MIN_POSITIVE);
+            let norm = (0..dim).map(|k| dirs[k * nd + j].powi(2)).sum::<f64>().sqrt().max(f64::MIN_POSITIVE);
             (0..dim).for_each(|k| dirs[k * nd + j] /= norm);
         }
         // Projections, stored per direction: (nd × n), each column sorted.
@@ -252,16 +213,13 @@ fn sliced_wasserstein(
             for (i, row) in d.chunks_exact(dim).enumerate() {
                 acc.iter_mut().for_each(|v| *v = 0.0);
                 for (k, &x) in row.iter().enumerate() {
-                    acc.iter_mut()
-                        .zip(&dirs[k * nd..(k + 1) * nd])
-                        .for_each(|(s, &dk)| *s += x * dk);
+                    acc.iter_mut().zip(&dirs[k * nd..(k + 1) * nd]).for_each(|(s, &dk)| *s += x * dk);
                 }
                 for (j, &v) in acc.iter().enumerate() {
                     p[j * n + i] = v;
                 }
             }
-            p.chunks_exact_mut(n)
-                .for_each(|col| col.sort_unstable_by(f64::total_cmp));
+            p.chunks_exact_mut(n).for_each(|col| col.sort_unstable_by(f64::total_cmp));
             p
         };
         let (pa, pb) = (project(a), project(b));
@@ -278,21 +236,8 @@ fn sliced_wasserstein(
 ///
 /// Errors: dimension mismatch, short side below 16, wrong mask length, or fewer than 16 whole
 /// 7×7 patches with centre in the mask at full resolution.
-pub fn swd(
-    a: &RgbImage,
-    b: &RgbImage,
-    mask: Option<&[bool]>,
-    seed: u64,
-) -> Result<SwdReport, MetricsError> {
-    swd_with_config(
-        a,
-        b,
-        mask,
-        &SwdConfig {
-            seed,
-            ..SwdConfig::default()
-        },
-    )
+pub fn swd(a: &RgbImage, b: &RgbImage, mask: Option<&[bool]>, seed: u64) -> Result<SwdReport, MetricsError> {
+    swd_with_config(a, b, mask, &SwdConfig { seed, ..SwdConfig::default() })
 }
 
 /// [`swd`] with explicit parameters.
@@ -305,18 +250,11 @@ pub fn swd_with_config(
     check_pair(a, b)?;
     let (w, h) = (a.width() as usize, a.height() as usize);
     if w.min(h) < MIN_LEVEL_SIZE {
-        return Err(MetricsError::TooSmallForSwd {
-            width: a.width(),
-            height: a.height(),
-            min: MIN_LEVEL_SIZE as u32,
-        });
+        return Err(MetricsError::TooSmallForSwd { width: a.width(), height: a.height(), min: MIN_LEVEL_SIZE as u32 });
     }
     if let Some(m) = mask {
         if m.len() != w * h {
-            return Err(MetricsError::MaskSizeMismatch {
-                got: m.len(),
-                expected: w * h,
-            });
+            return Err(MetricsError::MaskSizeMismatch { got: m.len(), expected: w * h });
         }
     }
     // Levels while the short side stays ≥ 16: sizes n, ceil(n/2), …
@@ -344,10 +282,7 @@ pub fn swd_with_config(
         }
         if centres.len() < MIN_PATCHES {
             if l == 0 {
-                return Err(MetricsError::MaskTooSmall {
-                    got: centres.len(),
-                    min: MIN_PATCHES,
-                });
+                return Err(MetricsError::MaskTooSmall { got: centres.len(), min: MIN_PATCHES });
             }
             break;
         }

@@ -27,11 +27,7 @@ type Planes = [Plane; 3];
 
 fn rgb_planes_255(img: &RgbImage) -> Planes {
     let (w, h) = (img.width() as usize, img.height() as usize);
-    let ch = |c: usize| Plane {
-        w,
-        h,
-        v: img.as_raw().chunks_exact(3).map(|p| p[c] as f64).collect(),
-    };
+    let ch = |c: usize| Plane { w, h, v: img.as_raw().chunks_exact(3).map(|p| p[c] as f64).collect() };
     [ch(0), ch(1), ch(2)]
 }
 
@@ -49,11 +45,7 @@ fn bilinear_axis(n_in: usize, n_out: usize, align_corners: bool) -> Vec<(usize, 
     };
     (0..n_out)
         .map(|d| {
-            let src = if align_corners {
-                scale * d as f64
-            } else {
-                (scale * (d as f64 + 0.5) - 0.5).max(0.0)
-            };
+            let src = if align_corners { scale * d as f64 } else { (scale * (d as f64 + 0.5) - 0.5).max(0.0) };
             let i0 = (src.floor() as usize).min(n_in - 1);
             let lambda = (src - i0 as f64).clamp(0.0, 1.0);
             let i1 = if i0 + 1 < n_in { i0 + 1 } else { i0 };
@@ -68,10 +60,7 @@ fn resize_bilinear(p: &Plane, ow: usize, oh: usize, align_corners: bool) -> Plan
     let ys = bilinear_axis(p.h, oh, align_corners);
     let mut v = Vec::with_capacity(ow * oh);
     for &(y0, y1, ly) in &ys {
-        let (r0, r1) = (
-            &p.v[y0 * p.w..(y0 + 1) * p.w],
-            &p.v[y1 * p.w..(y1 + 1) * p.w],
-        );
+        let (r0, r1) = (&p.v[y0 * p.w..(y0 + 1) * p.w], &p.v[y1 * p.w..(y1 + 1) * p.w]);
         for &(x0, x1, lx) in &xs {
             let top = (1.0 - lx) * r0[x0] + lx * r0[x1];
             let bot = (1.0 - lx) * r1[x0] + lx * r1[x1];
@@ -106,11 +95,7 @@ fn rgb255_to_lab(r: f64, g: f64, b: f64) -> [f64; 3] {
             t.powf(1.0 / 3.0)
         }
     };
-    let (fx, fy, fz) = (
-        f(xyz[0] / white[0]),
-        f(xyz[1] / white[1]),
-        f(xyz[2] / white[2]),
-    );
+    let (fx, fy, fz) = (f(xyz[0] / white[0]), f(xyz[1] / white[1]), f(xyz[2] / white[2]));
     [116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)]
 }
 
@@ -129,11 +114,8 @@ fn log_gabor(n: usize) -> Vec<f64> {
             let r = (u * u + v * v).sqrt();
             // ifftshift moves centred index i to (i − n/2) mod n (n even).
             let (si, sj) = ((i + n - n / 2) % n, (j + n - n / 2) % n);
-            lg[si * n + sj] = if r <= 0.5 && r > 0.0 {
-                (-(r / OMEGA_0).ln().powi(2) / (2.0 * SIGMA_F * SIGMA_F)).exp()
-            } else {
-                0.0
-            };
+            lg[si * n + sj] =
+                if r <= 0.5 && r > 0.0 { (-(r / OMEGA_0).ln().powi(2) / (2.0 * SIGMA_F * SIGMA_F)).exp() } else { 0.0 };
         }
     }
     lg[0] = 0.0;
@@ -142,11 +124,7 @@ fn log_gabor(n: usize) -> Vec<f64> {
 
 /// In-place 2-D FFT of an n × n row-major buffer (rows, then columns).
 fn fft2(buf: &mut [Complex<f64>], n: usize, inverse: bool, planner: &mut FftPlanner<f64>) {
-    let fft = if inverse {
-        planner.plan_fft_inverse(n)
-    } else {
-        planner.plan_fft_forward(n)
-    };
+    let fft = if inverse { planner.plan_fft_inverse(n) } else { planner.plan_fft_forward(n) };
     fft.process(buf);
     let mut col = vec![Complex::new(0.0, 0.0); n];
     for c in 0..n {
@@ -161,10 +139,7 @@ fn fft2(buf: &mut [Complex<f64>], n: usize, inverse: bool, planner: &mut FftPlan
 }
 
 fn min_max(v: &[f64]) -> (f64, f64) {
-    v.iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
-            (lo.min(x), hi.max(x))
-        })
+    v.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| (lo.min(x), hi.max(x)))
 }
 
 /// SDSP visual saliency (piq `sdsp`), (h, w) RGB on 0–255 → (h, w) saliency in [0, 1]:
@@ -175,10 +150,7 @@ fn min_max(v: &[f64]) -> (f64, f64) {
 fn sdsp(rgb: &Planes) -> Plane {
     let n = SDSP_SIZE;
     let eps = f64::EPSILON;
-    let small: Vec<Plane> = rgb
-        .iter()
-        .map(|p| resize_bilinear(p, n, n, false))
-        .collect();
+    let small: Vec<Plane> = rgb.iter().map(|p| resize_bilinear(p, n, n, false)).collect();
     // Lab channels, each n × n.
     let mut lab = [vec![0.0; n * n], vec![0.0; n * n], vec![0.0; n * n]];
     for i in 0..n * n {
@@ -197,9 +169,7 @@ fn sdsp(rgb: &Planes) -> Plane {
         buf.iter_mut().zip(&lg).for_each(|(z, &g)| *z *= g);
         fft2(&mut buf, n, true, &mut planner);
         let norm = 1.0 / (n * n) as f64;
-        s_f2.iter_mut()
-            .zip(&buf)
-            .for_each(|(s, z)| *s += (z.re * norm).powi(2));
+        s_f2.iter_mut().zip(&buf).for_each(|(s, z)| *s += (z.re * norm).powi(2));
     }
     // Colour prior on min–max normalised a, b.
     let norm_ab: Vec<Vec<f64>> = lab[1..]
@@ -222,22 +192,14 @@ fn sdsp(rgb: &Planes) -> Plane {
     }
     let full = resize_bilinear(&Plane { w: n, h: n, v: vs }, rgb[0].w, rgb[0].h, true);
     let (lo, hi) = min_max(&full.v);
-    Plane {
-        w: full.w,
-        h: full.h,
-        v: full.v.iter().map(|x| (x - lo) / (hi - lo + eps)).collect(),
-    }
+    Plane { w: full.w, h: full.h, v: full.v.iter().map(|x| (x - lo) / (hi - lo + eps)).collect() }
 }
 
 /// piq's pre-averaging: replicate-pad k//2 before and (k−1)//2 after on both axes, then k×k
 /// average pooling (remainder dropped). k = 1 is the identity.
 fn pad_and_pool(p: &Plane, k: usize) -> Plane {
     if k <= 1 {
-        return Plane {
-            w: p.w,
-            h: p.h,
-            v: p.v.clone(),
-        };
+        return Plane { w: p.w, h: p.h, v: p.v.clone() };
     }
     let (before, after) = (k / 2, (k - 1) / 2);
     let (w, h) = (p.w + before + after, p.h + before + after);
@@ -278,20 +240,14 @@ pub fn vsi(a: &RgbImage, b: &RgbImage) -> Result<f64, MetricsError> {
         let vs = sdsp(&rgb);
         let lmn_w = [[0.06, 0.63, 0.27], [0.30, 0.04, -0.35], [0.34, -0.6, 0.17]];
         let lmn = lmn_w.map(|wt| {
-            let v = (0..w * h)
-                .map(|i| wt[0] * rgb[0].v[i] + wt[1] * rgb[1].v[i] + wt[2] * rgb[2].v[i])
-                .collect();
+            let v = (0..w * h).map(|i| wt[0] * rgb[0].v[i] + wt[1] * rgb[1].v[i] + wt[2] * rgb[2].v[i]).collect();
             pad_and_pool(&Plane { w, h, v }, k)
         });
         (pad_and_pool(&vs, k), lmn)
     };
     let (vs_a, lmn_a) = prep(a);
     let (vs_b, lmn_b) = prep(b);
-    let scharr = [
-        [-3.0 / 16.0, 0.0, 3.0 / 16.0],
-        [-10.0 / 16.0, 0.0, 10.0 / 16.0],
-        [-3.0 / 16.0, 0.0, 3.0 / 16.0],
-    ];
+    let scharr = [[-3.0 / 16.0, 0.0, 3.0 / 16.0], [-10.0 / 16.0, 0.0, 10.0 / 16.0], [-3.0 / 16.0, 0.0, 3.0 / 16.0]];
     let gm_a = gradient_magnitude(&lmn_a[0], &scharr);
     let gm_b = gradient_magnitude(&lmn_b[0], &scharr);
     let (mut num, mut den) = (0.0, 0.0);

@@ -4,9 +4,7 @@ mod common;
 
 use common::{noisy, sample};
 use image::{Rgb, RgbImage};
-use semcom_metrics::{
-    gmsd, ms_ssim, mse, psnr, report, ssim, vsi, MetricsError, MS_SSIM_MIN_SIZE, PSNR_CAP_DB,
-};
+use semcom_metrics::{gmsd, ms_ssim, mse, psnr, report, ssim, vsi, MetricsError, MS_SSIM_MIN_SIZE, PSNR_CAP_DB};
 
 #[test]
 fn identical_images_hit_the_caps() {
@@ -38,10 +36,7 @@ fn constant_offset_has_analytic_psnr_and_ssim() {
             .sum::<f64>()
             / 3.0;
         let got = ssim(&a, &b).unwrap();
-        assert!(
-            (got - want_ssim).abs() < 1e-12,
-            "d={d}: {got} vs {want_ssim}"
-        );
+        assert!((got - want_ssim).abs() < 1e-12, "d={d}: {got} vs {want_ssim}");
     }
 }
 
@@ -57,10 +52,7 @@ fn ssim_and_psnr_decrease_monotonically_with_noise() {
         assert!(s < prev_ssim, "sigma {sigma}: ssim {s} !< {prev_ssim}");
         assert!(p < prev_psnr, "sigma {sigma}: psnr {p} !< {prev_psnr}");
         // Without clipping PSNR = 20·log10(255/σ); clipping only lowers the error.
-        assert!(
-            p >= 20.0 * (255.0 / sigma).log10() - 0.1,
-            "sigma {sigma}: psnr {p}"
-        );
+        assert!(p >= 20.0 * (255.0 / sigma).log10() - 0.1, "sigma {sigma}: psnr {p}");
         prev_ssim = s;
         prev_psnr = p;
     }
@@ -70,24 +62,12 @@ fn ssim_and_psnr_decrease_monotonically_with_noise() {
 fn errors_are_reported() {
     let a = RgbImage::new(20, 20);
     let b = RgbImage::new(20, 21);
-    assert!(matches!(
-        psnr(&a, &b),
-        Err(MetricsError::DimensionMismatch { .. })
-    ));
-    assert!(matches!(
-        ssim(&a, &b),
-        Err(MetricsError::DimensionMismatch { .. })
-    ));
+    assert!(matches!(psnr(&a, &b), Err(MetricsError::DimensionMismatch { .. })));
+    assert!(matches!(ssim(&a, &b), Err(MetricsError::DimensionMismatch { .. })));
     let tiny = RgbImage::new(10, 50);
-    assert!(matches!(
-        ssim(&tiny, &tiny),
-        Err(MetricsError::TooSmallForSsim { .. })
-    ));
+    assert!(matches!(ssim(&tiny, &tiny), Err(MetricsError::TooSmallForSsim { .. })));
     let empty = RgbImage::new(0, 0);
-    assert!(matches!(
-        mse(&empty, &empty),
-        Err(MetricsError::Empty { .. })
-    ));
+    assert!(matches!(mse(&empty, &empty), Err(MetricsError::Empty { .. })));
     // 11×11 is the smallest legal size and gives a 1×1 SSIM map.
     let e = RgbImage::new(11, 11);
     assert!((ssim(&e, &e).unwrap() - 1.0).abs() < 1e-12);
@@ -107,15 +87,8 @@ fn ms_ssim_gmsd_vsi_degrade_monotonically_with_noise() {
     let (mut prev_ms, mut prev_vsi, mut prev_gmsd) = (1.0 + 1e-12, 1.0 + 1e-12, 0.0);
     for (i, sigma) in [3.0, 10.0, 30.0].into_iter().enumerate() {
         let n = noisy(&img, sigma, 200 + i as u64);
-        let (m, v, g) = (
-            ms_ssim(&img, &n).unwrap(),
-            vsi(&img, &n).unwrap(),
-            gmsd(&img, &n).unwrap(),
-        );
-        assert!(
-            m < prev_ms && v < prev_vsi && g > prev_gmsd,
-            "sigma {sigma}: ms {m} vsi {v} gmsd {g}"
-        );
+        let (m, v, g) = (ms_ssim(&img, &n).unwrap(), vsi(&img, &n).unwrap(), gmsd(&img, &n).unwrap());
+        assert!(m < prev_ms && v < prev_vsi && g > prev_gmsd, "sigma {sigma}: ms {m} vsi {v} gmsd {g}");
         (prev_ms, prev_vsi, prev_gmsd) = (m, v, g);
     }
 }
@@ -124,23 +97,11 @@ fn ms_ssim_gmsd_vsi_degrade_monotonically_with_noise() {
 fn new_metrics_report_errors_and_handle_tiny_images() {
     let a = RgbImage::new(20, 20);
     let b = RgbImage::new(20, 21);
-    assert!(matches!(
-        ms_ssim(&a, &b),
-        Err(MetricsError::DimensionMismatch { .. })
-    ));
-    assert!(matches!(
-        gmsd(&a, &b),
-        Err(MetricsError::DimensionMismatch { .. })
-    ));
-    assert!(matches!(
-        vsi(&a, &b),
-        Err(MetricsError::DimensionMismatch { .. })
-    ));
+    assert!(matches!(ms_ssim(&a, &b), Err(MetricsError::DimensionMismatch { .. })));
+    assert!(matches!(gmsd(&a, &b), Err(MetricsError::DimensionMismatch { .. })));
+    assert!(matches!(vsi(&a, &b), Err(MetricsError::DimensionMismatch { .. })));
     let small = RgbImage::new(MS_SSIM_MIN_SIZE - 1, 400);
-    assert!(matches!(
-        ms_ssim(&small, &small),
-        Err(MetricsError::TooSmallForMsSsim { min: 161, .. })
-    ));
+    assert!(matches!(ms_ssim(&small, &small), Err(MetricsError::TooSmallForMsSsim { min: 161, .. })));
     let ok = RgbImage::new(MS_SSIM_MIN_SIZE, MS_SSIM_MIN_SIZE);
     assert!((ms_ssim(&ok, &ok).unwrap() - 1.0).abs() < 1e-12);
     // GMSD and VSI have no minimum size beyond one pixel; they must not panic.
@@ -151,10 +112,7 @@ fn new_metrics_report_errors_and_handle_tiny_images() {
         assert!(vsi(&x, &y).unwrap().is_finite());
     }
     let empty = RgbImage::new(0, 0);
-    assert!(matches!(
-        vsi(&empty, &empty),
-        Err(MetricsError::Empty { .. })
-    ));
+    assert!(matches!(vsi(&empty, &empty), Err(MetricsError::Empty { .. })));
 }
 
 #[test]
@@ -185,8 +143,5 @@ fn report_collects_everything_and_serialises() {
     let rs = report(&small, &small, None).unwrap();
     assert_eq!(rs.ms_ssim, None);
     assert_eq!(rs.swd.map(|s| s.mean), Some(0.0));
-    assert!(matches!(
-        report(&img, &n, Some(&mask[1..])),
-        Err(MetricsError::MaskSizeMismatch { .. })
-    ));
+    assert!(matches!(report(&img, &n, Some(&mask[1..])), Err(MetricsError::MaskSizeMismatch { .. })));
 }

@@ -31,18 +31,12 @@ fn matches_piq_reference_values() {
     assert!(cases.len() >= 6);
     for c in cases {
         let name = c["image"].as_str().unwrap();
-        let mut img = image::open(format!("{dir}/../../samples/{name}"))
-            .unwrap()
-            .to_rgb8();
+        let mut img = image::open(format!("{dir}/../../samples/{name}")).unwrap().to_rgb8();
         if let Some(crop) = c["crop"].as_array() {
             let p: Vec<u32> = crop.iter().map(|x| x.as_u64().unwrap() as u32).collect();
             img = image::imageops::crop_imm(&img, p[0], p[1], p[2], p[3]).to_image();
         }
-        let noisy = perturb(
-            &img,
-            c["amp"].as_i64().unwrap(),
-            c["seed"].as_u64().unwrap(),
-        );
+        let noisy = perturb(&img, c["amp"].as_i64().unwrap(), c["seed"].as_u64().unwrap());
         type Metric = fn(&RgbImage, &RgbImage) -> Result<f64, semcom_metrics::MetricsError>;
         let metrics: [(&str, Metric, f64); 5] = [
             ("psnr", psnr, 1e-2),
@@ -54,16 +48,8 @@ fn matches_piq_reference_values() {
         for (key, f, tol) in metrics {
             let want = c[key].as_f64().unwrap();
             let got = f(&img, &noisy).unwrap();
-            println!(
-                "{name} {:?}: {key} {got:.8} (piq {want:.8}, diff {:.2e})",
-                c["crop"],
-                (got - want).abs()
-            );
-            assert!(
-                (got - want).abs() < tol,
-                "{name} {:?}: {key} {got} vs piq {want}",
-                c["crop"]
-            );
+            println!("{name} {:?}: {key} {got:.8} (piq {want:.8}, diff {:.2e})", c["crop"], (got - want).abs());
+            assert!((got - want).abs() < tol, "{name} {:?}: {key} {got} vs piq {want}", c["crop"]);
         }
     }
 }

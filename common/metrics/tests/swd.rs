@@ -41,10 +41,7 @@ fn identical_images_give_zero() {
     let r = swd(&img, &img, None, 1).unwrap();
     // 160×128 → levels 128, 64, 32, 16 on the short side.
     assert_eq!(r.per_level.len(), 4);
-    assert!(
-        r.per_level.iter().all(|&d| d == 0.0) && r.mean == 0.0,
-        "{r:?}"
-    );
+    assert!(r.per_level.iter().all(|&d| d == 0.0) && r.mean == 0.0, "{r:?}");
 }
 
 #[test]
@@ -57,10 +54,7 @@ fn deterministic_for_a_seed_and_seed_matters() {
     let r3 = swd(&img, &n, None, 43).unwrap();
     assert_ne!(r1, r3);
     // Different seeds only change the random directions/subsets: same order of magnitude.
-    assert!(
-        (r1.mean - r3.mean).abs() < 0.2 * r1.mean,
-        "{r1:?} vs {r3:?}"
-    );
+    assert!((r1.mean - r3.mean).abs() < 0.2 * r1.mean, "{r1:?} vs {r3:?}");
 }
 
 #[test]
@@ -81,10 +75,7 @@ fn grows_with_noise_and_blur() {
         let d = swd(&img, &noisy(&img, sigma, 10 + i as u64), None, 0).unwrap();
         assert!(d.mean > prev, "noise {sigma}: {d:?} !> {prev}");
         // Noise is white: the finest level reacts most.
-        assert!(
-            d.per_level[0] >= d.per_level[d.per_level.len() - 1],
-            "{d:?}"
-        );
+        assert!(d.per_level[0] >= d.per_level[d.per_level.len() - 1], "{d:?}");
         prev = d.mean;
     }
     let mut prev = 0.0;
@@ -114,40 +105,20 @@ fn mask_restricts_the_comparison() {
     let dl = swd(&img, &b, Some(&mask_from_gray(&left)), 0).unwrap();
     let dr = swd(&img, &b, Some(&mask_from_gray(&right)), 0).unwrap();
     assert!(dl.per_level[0] < 1e-12, "{dl:?}");
-    assert!(
-        dr.per_level[0] > 0.0 && dr.mean > dl.mean,
-        "{dr:?} vs {dl:?}"
-    );
+    assert!(dr.per_level[0] > 0.0 && dr.mean > dl.mean, "{dr:?} vs {dl:?}");
 }
 
 #[test]
 fn errors() {
     let a = RgbImage::new(15, 40);
-    assert!(matches!(
-        swd(&a, &a, None, 0),
-        Err(MetricsError::TooSmallForSwd { .. })
-    ));
+    assert!(matches!(swd(&a, &a, None, 0), Err(MetricsError::TooSmallForSwd { .. })));
     let a = RgbImage::new(32, 32);
-    assert!(matches!(
-        swd(&a, &a, Some(&[true; 10]), 0),
-        Err(MetricsError::MaskSizeMismatch { .. })
-    ));
+    assert!(matches!(swd(&a, &a, Some(&[true; 10]), 0), Err(MetricsError::MaskSizeMismatch { .. })));
     let empty_mask = vec![false; 32 * 32];
-    assert!(matches!(
-        swd(&a, &a, Some(&empty_mask), 0),
-        Err(MetricsError::MaskTooSmall { .. })
-    ));
+    assert!(matches!(swd(&a, &a, Some(&empty_mask), 0), Err(MetricsError::MaskTooSmall { .. })));
     let b = RgbImage::new(32, 31);
-    assert!(matches!(
-        swd(&a, &b, None, 0),
-        Err(MetricsError::DimensionMismatch { .. })
-    ));
+    assert!(matches!(swd(&a, &b, None, 0), Err(MetricsError::DimensionMismatch { .. })));
     // Degenerate config must not panic.
-    let cfg = SwdConfig {
-        dirs_per_repeat: 0,
-        dir_repeats: 0,
-        max_patches: 16,
-        seed: 0,
-    };
+    let cfg = SwdConfig { dirs_per_repeat: 0, dir_repeats: 0, max_patches: 16, seed: 0 };
     assert_eq!(swd_with_config(&a, &a, None, &cfg).unwrap().mean, 0.0);
 }

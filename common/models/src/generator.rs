@@ -136,8 +136,7 @@ pub fn match_local_energy(
         Ok(window_sums(&e, h, w, radius))
     };
     let (e_res, e_ref) = (energy(residual)?, energy(reference)?);
-    let gain: Vec<f32> =
-        e_res.iter().zip(&e_ref).map(|(r, g)| ((g + EPS) / (r + EPS)).sqrt().min(max_gain)).collect();
+    let gain: Vec<f32> = e_res.iter().zip(&e_ref).map(|(r, g)| ((g + EPS) / (r + EPS)).sqrt().min(max_gain)).collect();
     residual.broadcast_mul(&Tensor::from_vec(gain, (b, 1, h, w), residual.device())?.to_dtype(residual.dtype())?)
 }
 

@@ -18,9 +18,9 @@ use semcom_models::train::{denoising_loss, Batch};
 use semcom_models::unet::{depth_to_space, patch_dct_matrix, space_to_depth};
 use semcom_models::weights::{save_tensors_atomic, varmap_tensors};
 use semcom_models::{
-    build_generator, match_local_energy, save_model, ComposeSettings, DdimConfig, DdimSampler, DiffusionGenerator, DiffusionSettings,
-    LoraConfig, ModelFile, NoiseRng, NoiseSchedule, PatchInputs, ScheduleConfig, ScheduleKind, UNet, UNetConfig,
-    WeightFormat, Weights,
+    build_generator, match_local_energy, save_model, ComposeSettings, DdimConfig, DdimSampler, DiffusionGenerator,
+    DiffusionSettings, LoraConfig, ModelFile, NoiseRng, NoiseSchedule, PatchInputs, ScheduleConfig, ScheduleKind, UNet,
+    UNetConfig, WeightFormat, Weights,
 };
 use support::*;
 
@@ -608,8 +608,7 @@ fn patch_dct_is_the_orthonormal_2d_dct_of_each_patch() -> Result<()> {
     assert!((dc[p * p] - 2.0 * p as f32).abs() < 1e-5);
     assert!(dc.iter().enumerate().filter(|&(i, _)| i != p * p).all(|(_, v)| v.abs() < 1e-5));
     let k = 3;
-    let wave =
-        coeffs(&|_, dx| (std::f32::consts::PI * (2 * dx + 1) as f32 * k as f32 / (2 * p) as f32).cos())?;
+    let wave = coeffs(&|_, dx| (std::f32::consts::PI * (2 * dx + 1) as f32 * k as f32 / (2 * p) as f32).cos())?;
     for (i, v) in wave.iter().enumerate() {
         if i != p * p + k {
             assert!(v.abs() < 1e-5, "coefficient {i} = {v}");
@@ -758,7 +757,8 @@ fn ddim_sampling_is_seeded_and_follows_the_update_rule() -> Result<()> {
 #[test]
 fn ddim_from_a_guide_starts_at_the_noised_guide() -> Result<()> {
     let schedule = NoiseSchedule::new(&ScheduleConfig::default())?;
-    let sd = |steps, start| DdimSampler::new(&schedule, &DdimConfig { steps, start, clip_x0: 0.0, ..DdimConfig::default() });
+    let sd =
+        |steps, start| DdimSampler::new(&schedule, &DdimConfig { steps, start, clip_x0: 0.0, ..DdimConfig::default() });
     assert_eq!(sd(4, 0.2)?.timesteps(), &[199, 149, 99, 49]);
     assert!(!sd(4, 1.0)?.needs_guide() && sd(4, 0.2)?.needs_guide());
     for start in [0.0, -0.5, 1.01, f64::NAN] {
@@ -788,7 +788,9 @@ fn ddim_from_a_guide_starts_at_the_noised_guide() -> Result<()> {
     let other = NoiseRng::new(35).randn(guide.dims4()?, &DEV)?;
     assert!(rel_rms(&got, &s.sample_from(&model, &x.cond(), 5, Some(&other))?)? > 1e-3);
     let full = sd(3, 1.0)?;
-    assert!(bits(&full.sample(&model, &x.cond(), 5)?)? == bits(&full.sample_from(&model, &x.cond(), 5, Some(&guide))?)?);
+    assert!(
+        bits(&full.sample(&model, &x.cond(), 5)?)? == bits(&full.sample_from(&model, &x.cond(), 5, Some(&guide))?)?
+    );
     Ok(())
 }
 
@@ -908,7 +910,10 @@ fn energy_match_follows_its_definition() -> Result<()> {
                 let gain = ((sg + 1e-3) / (sr + 1e-3)).sqrt().min(cap);
                 for ch in 0..c {
                     let i = ch * h * w + y * w + x;
-                    assert!((out[i] - res[i] * gain).abs() <= 1e-5 * (1.0 + res[i].abs()), "r{radius} ({y}, {x}) c{ch}");
+                    assert!(
+                        (out[i] - res[i] * gain).abs() <= 1e-5 * (1.0 + res[i].abs()),
+                        "r{radius} ({y}, {x}) c{ch}"
+                    );
                 }
             }
         }

@@ -39,9 +39,7 @@ fn transport_config() -> Arc<TransportConfig> {
     let mut transport = TransportConfig::default();
     transport
         .keep_alive_interval(Some(KEEP_ALIVE))
-        .max_idle_timeout(Some(IdleTimeout::from(VarInt::from_u32(
-            IDLE_TIMEOUT.as_millis() as u32,
-        ))))
+        .max_idle_timeout(Some(IdleTimeout::from(VarInt::from_u32(IDLE_TIMEOUT.as_millis() as u32))))
         .stream_receive_window(VarInt::from_u32(STREAM_RECEIVE_WINDOW))
         .receive_window(VarInt::from_u32(CONNECTION_RECEIVE_WINDOW))
         .send_window(SEND_WINDOW);
@@ -96,14 +94,9 @@ pub fn client_config(id: &Identity, servers: &PeerTrust) -> Result<quinn::Client
 /// `clients` (mutual TLS: a client without an acceptable certificate is refused).
 ///
 /// Must be called inside a Tokio runtime.
-pub fn server_endpoint(
-    bind: SocketAddr,
-    id: &Identity,
-    clients: &PeerTrust,
-) -> Result<Endpoint, NetError> {
+pub fn server_endpoint(bind: SocketAddr, id: &Identity, clients: &PeerTrust) -> Result<Endpoint, NetError> {
     let config = server_config(id, clients)?;
-    Endpoint::server(config, bind)
-        .map_err(|e| NetError::io(format!("binding QUIC server endpoint on {bind}"), e))
+    Endpoint::server(config, bind).map_err(|e| NetError::io(format!("binding QUIC server endpoint on {bind}"), e))
 }
 
 /// A QUIC endpoint for outgoing connections (`endpoint.connect(addr, name)`),
@@ -112,14 +105,10 @@ pub fn server_endpoint(
 /// In [`PeerTrust::Ca`] mode the `name` given to `connect` must match the
 /// server certificate; in pinned mode it is not checked.
 /// Must be called inside a Tokio runtime.
-pub fn client_endpoint(
-    bind: SocketAddr,
-    id: &Identity,
-    servers: &PeerTrust,
-) -> Result<Endpoint, NetError> {
+pub fn client_endpoint(bind: SocketAddr, id: &Identity, servers: &PeerTrust) -> Result<Endpoint, NetError> {
     let config = client_config(id, servers)?;
-    let mut endpoint = Endpoint::client(bind)
-        .map_err(|e| NetError::io(format!("binding QUIC client endpoint on {bind}"), e))?;
+    let mut endpoint =
+        Endpoint::client(bind).map_err(|e| NetError::io(format!("binding QUIC client endpoint on {bind}"), e))?;
     endpoint.set_default_client_config(config);
     Ok(endpoint)
 }

@@ -69,17 +69,10 @@ pub enum NetError {
 
 impl NetError {
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        NetError::Io {
-            context: context.into(),
-            source,
-        }
+        NetError::Io { context: context.into(), source }
     }
 
     pub(crate) fn file(op: &'static str, path: &std::path::Path, source: std::io::Error) -> Self {
-        NetError::File {
-            op,
-            path: path.to_path_buf(),
-            source,
-        }
+        NetError::File { op, path: path.to_path_buf(), source }
     }
 }

@@ -95,12 +95,8 @@ impl SymbolFrame {
     /// Wire bytes of this frame: header then samples. Refuses non-finite samples,
     /// which the reader would reject anyway.
     pub fn encode(&self) -> Result<Vec<u8>, NetError> {
-        let count = u32::try_from(self.symbols.len()).map_err(|_| {
-            NetError::Frame(format!(
-                "{} symbols do not fit one frame",
-                self.symbols.len()
-            ))
-        })?;
+        let count = u32::try_from(self.symbols.len())
+            .map_err(|_| NetError::Frame(format!("{} symbols do not fit one frame", self.symbols.len())))?;
         let payload = if self.erased { 0 } else { self.symbols.len() * SYMBOL_BYTES };
         let mut buf = Vec::with_capacity(FRAME_HEADER_LEN + payload);
         buf.push(self.kind.as_u8());
@@ -114,10 +110,7 @@ impl SymbolFrame {
         }
         for (i, s) in self.symbols.iter().enumerate() {
             if !(s.re.is_finite() && s.im.is_finite()) {
-                return Err(NetError::Frame(format!(
-                    "symbol {i} of frame {} is not finite: {s}",
-                    self.seq
-                )));
+                return Err(NetError::Frame(format!("symbol {i} of frame {} is not finite: {s}", self.seq)));
             }
             buf.extend_from_slice(&s.re.to_le_bytes());
             buf.extend_from_slice(&s.im.to_le_bytes());
@@ -131,16 +124,12 @@ impl SymbolFrame {
         let header: &[u8; FRAME_HEADER_LEN] = bytes
             .get(..FRAME_HEADER_LEN)
             .and_then(|h| h.try_into().ok())
-            .ok_or(NetError::Truncated {
-                what: "symbol frame header",
-            })?;
+            .ok_or(NetError::Truncated { what: "symbol frame header" })?;
         let (kind, modulation, seq, count, erased) = parse_header(header, max_symbols)?;
         let payload = &bytes[FRAME_HEADER_LEN..];
         let expected = if erased { 0 } else { count * SYMBOL_BYTES };
         if payload.len() < expected {
-            return Err(NetError::Truncated {
-                what: "symbol frame payload",
-            });
+            return Err(NetError::Truncated { what: "symbol frame payload" });
         }
         if payload.len() > expected {
             return Err(NetError::Frame(format!(
@@ -159,10 +148,7 @@ impl SymbolFrame {
 }
 
 /// Validates a header; returns (kind, modulation, seq, count, erased).
-fn parse_header(
-    h: &[u8; FRAME_HEADER_LEN],
-    max_symbols: usize,
-) -> Result<(FrameKind, u8, u32, usize, bool), NetError> {
+fn parse_header(h: &[u8; FRAME_HEADER_LEN], max_symbols: usize) -> Result<(FrameKind, u8, u32, usize, bool), NetError> {
     let kind = FrameKind::try_from(h[0])?;
     let modulation = h[1];
     let flags = u16::from_le_bytes([h[2], h[3]]);
@@ -198,23 +184,16 @@ fn parse_symbols(payload: &[u8], seq: u32) -> Result<Vec<Complex32>, NetError> {
             if re.is_finite() && im.is_finite() {
                 Ok(Complex32::new(re, im))
             } else {
-                Err(NetError::Frame(format!(
-                    "symbol {i} of frame {seq} is not finite: {re}+{im}i"
-                )))
+                Err(NetError::Frame(format!("symbol {i} of frame {seq} is not finite: {re}+{im}i")))
             }
         })
         .collect()
 }
 
 /// Writes one symbol frame.
-pub async fn write_frame<W: AsyncWrite + Unpin>(
-    send: &mut W,
-    frame: &SymbolFrame,
-) -> Result<(), NetError> {
+pub async fn write_frame<W: AsyncWrite + Unpin>(send: &mut W, frame: &SymbolFrame) -> Result<(), NetError> {
     let bytes = frame.encode()?;
-    send.write_all(&bytes)
-        .await
-        .map_err(|e| NetError::io(format!("writing symbol frame {}", frame.seq), e))
+    send.write_all(&bytes).await.map_err(|e| NetError::io(format!("writing symbol frame {}", frame.seq), e))
 }
 
 /// Reads the next symbol frame; `Ok(None)` when the stream ends cleanly between
@@ -229,9 +208,7 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
         return Ok(None);
     }
     if n < FRAME_HEADER_LEN {
-        return Err(NetError::Truncated {
-            what: "symbol frame header",
-        });
+        return Err(NetError::Truncated { what: "symbol frame header" });
     }
     let (kind, modulation, seq, count, erased) = parse_header(&header, max_symbols)?;
     if erased {
@@ -239,31 +216,17 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
     }
     let mut payload = vec![0u8; count * SYMBOL_BYTES];
     read_exact(recv, &mut payload, "symbol frame payload").await?;
-    Ok(Some(SymbolFrame {
-        kind,
-        modulation,
-        seq,
-        erased,
-        symbols: parse_symbols(&payload, seq)?,
-    }))
+    Ok(Some(SymbolFrame { kind, modulation, seq, erased, symbols: parse_symbols(&payload, seq)? }))
 }
 
 /// Writes `msg` as a u32 little-endian length prefix followed by its protobuf bytes.
-pub async fn write_message<W: AsyncWrite + Unpin, M: prost::Message>(
-    send: &mut W,
-    msg: &M,
-) -> Result<(), NetError> {
+pub async fn write_message<W: AsyncWrite + Unpin, M: prost::Message>(send: &mut W, msg: &M) -> Result<(), NetError> {
     let len = msg.encoded_len();
-    let prefix = u32::try_from(len).map_err(|_| NetError::MessageTooLarge {
-        len,
-        max: u32::MAX as usize,
-    })?;
+    let prefix = u32::try_from(len).map_err(|_| NetError::MessageTooLarge { len, max: u32::MAX as usize })?;
     let mut buf = Vec::with_capacity(4 + len);
     buf.extend_from_slice(&prefix.to_le_bytes());
     msg.encode(&mut buf)?;
-    send.write_all(&buf)
-        .await
-        .map_err(|e| NetError::io("writing length-prefixed message", e))
+    send.write_all(&buf).await.map_err(|e| NetError::io("writing length-prefixed message", e))
 }
 
 /// Reads one length-prefixed protobuf message of at most `max_len` bytes.
@@ -290,10 +253,7 @@ async fn read_up_to<R: AsyncRead + Unpin>(
 ) -> Result<usize, NetError> {
     let mut filled = 0;
     while filled < buf.len() {
-        let n = recv
-            .read(&mut buf[filled..])
-            .await
-            .map_err(|e| NetError::io(context, e))?;
+        let n = recv.read(&mut buf[filled..]).await.map_err(|e| NetError::io(context, e))?;
         if n == 0 {
             break;
         }
@@ -302,11 +262,7 @@ async fn read_up_to<R: AsyncRead + Unpin>(
     Ok(filled)
 }
 
-async fn read_exact<R: AsyncRead + Unpin>(
-    recv: &mut R,
-    buf: &mut [u8],
-    what: &'static str,
-) -> Result<(), NetError> {
+async fn read_exact<R: AsyncRead + Unpin>(recv: &mut R, buf: &mut [u8], what: &'static str) -> Result<(), NetError> {
     let n = read_up_to(recv, buf, what).await?;
     if n < buf.len() {
         return Err(NetError::Truncated { what });

@@ -58,10 +58,7 @@ impl FromStr for Fingerprint {
 
     /// Accepts `ab12…` (64 hex digits) or the `AB:12:…` form most tools print.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = |reason| ParseFingerprintError {
-            input: s.to_string(),
-            reason,
-        };
+        let err = |reason| ParseFingerprintError { input: s.to_string(), reason };
         let trimmed = s.trim();
         let digits: String = if trimmed.contains(':') {
             let parts: Vec<&str> = trimmed.split(':').collect();
@@ -90,10 +87,7 @@ pub struct Identity {
 
 impl Clone for Identity {
     fn clone(&self) -> Self {
-        Identity {
-            cert_chain: self.cert_chain.clone(),
-            key: self.key.clone_key(),
-        }
+        Identity { cert_chain: self.cert_chain.clone(), key: self.key.clone_key() }
     }
 }
 
@@ -143,9 +137,8 @@ impl Identity {
     pub fn from_pem_files(cert: &Path, key: &Path) -> Result<Identity, NetError> {
         let cert_chain = certs_from_pem_file(cert)?;
         let key_bytes = fs::read(key).map_err(|e| NetError::file("reading", key, e))?;
-        let key = PrivateKeyDer::from_pem_slice(&key_bytes).map_err(|e| {
-            NetError::Identity(format!("no usable private key in {}: {e}", key.display()))
-        })?;
+        let key = PrivateKeyDer::from_pem_slice(&key_bytes)
+            .map_err(|e| NetError::Identity(format!("no usable private key in {}: {e}", key.display())))?;
         Ok(Identity { cert_chain, key })
     }
 
@@ -160,9 +153,7 @@ impl Identity {
     /// # Panics
     /// If `cert_chain` is empty, which the constructors never produce.
     pub fn fingerprint(&self) -> Fingerprint {
-        let cert = self
-            .end_entity()
-            .expect("Identity::cert_chain must hold the end-entity certificate");
+        let cert = self.end_entity().expect("Identity::cert_chain must hold the end-entity certificate");
         fingerprint(cert)
     }
 }
@@ -172,14 +163,9 @@ pub(crate) fn certs_from_pem_file(path: &Path) -> Result<Vec<CertificateDer<'sta
     let bytes = fs::read(path).map_err(|e| NetError::file("reading", path, e))?;
     let certs = CertificateDer::pem_slice_iter(&bytes)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| {
-            NetError::Identity(format!("bad PEM certificate in {}: {e}", path.display()))
-        })?;
+        .map_err(|e| NetError::Identity(format!("bad PEM certificate in {}: {e}", path.display())))?;
     if certs.is_empty() {
-        return Err(NetError::Identity(format!(
-            "no certificate found in {}",
-            path.display()
-        )));
+        return Err(NetError::Identity(format!("no certificate found in {}", path.display())));
     }
     Ok(certs)
 }
@@ -192,24 +178,15 @@ fn generate_self_signed(node_name: &str) -> Result<(String, String), NetError> {
             sans.push(extra.to_string());
         }
     }
-    let mut params = rcgen::CertificateParams::new(sans).map_err(|e| {
-        NetError::Identity(format!(
-            "node name {node_name:?} is not a valid DNS name or IP: {e}"
-        ))
-    })?;
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, node_name);
+    let mut params = rcgen::CertificateParams::new(sans)
+        .map_err(|e| NetError::Identity(format!("node name {node_name:?} is not a valid DNS name or IP: {e}")))?;
+    params.distinguished_name.push(rcgen::DnType::CommonName, node_name);
     // The same certificate serves as server and as client certificate (mutual TLS).
-    params.extended_key_usages = vec![
-        rcgen::ExtendedKeyUsagePurpose::ServerAuth,
-        rcgen::ExtendedKeyUsagePurpose::ClientAuth,
-    ];
-    let key = rcgen::KeyPair::generate()
-        .map_err(|e| NetError::Identity(format!("generating a key pair: {e}")))?;
-    let cert = params
-        .self_signed(&key)
-        .map_err(|e| NetError::Identity(format!("self-signing the node certificate: {e}")))?;
+    params.extended_key_usages =
+        vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth, rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    let key = rcgen::KeyPair::generate().map_err(|e| NetError::Identity(format!("generating a key pair: {e}")))?;
+    let cert =
+        params.self_signed(&key).map_err(|e| NetError::Identity(format!("self-signing the node certificate: {e}")))?;
     Ok((cert.pem(), key.serialize_pem()))
 }
 
@@ -217,10 +194,7 @@ fn generate_self_signed(node_name: &str) -> Result<(String, String), NetError> {
 /// temp file in the same directory, fsync, rename, fsync the directory.
 fn write_atomically(path: &Path, contents: &[u8], secret: bool) -> Result<(), NetError> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     // Unique per process and call, so concurrent writers never share a temp file.
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
@@ -237,13 +211,9 @@ fn write_atomically(path: &Path, contents: &[u8], secret: bool) -> Result<(), Ne
         }
         #[cfg(not(unix))]
         let _ = secret;
-        let mut file = options
-            .open(&tmp)
-            .map_err(|e| NetError::file("creating", &tmp, e))?;
-        file.write_all(contents)
-            .map_err(|e| NetError::file("writing", &tmp, e))?;
-        file.sync_all()
-            .map_err(|e| NetError::file("syncing", &tmp, e))?;
+        let mut file = options.open(&tmp).map_err(|e| NetError::file("creating", &tmp, e))?;
+        file.write_all(contents).map_err(|e| NetError::file("writing", &tmp, e))?;
+        file.sync_all().map_err(|e| NetError::file("syncing", &tmp, e))?;
         fs::rename(&tmp, path).map_err(|e| NetError::file("renaming into place", path, e))
     })();
     if result.is_err() {

@@ -16,17 +16,15 @@ mod identity;
 mod trust;
 
 pub use endpoint::{
-    client_config, client_endpoint, peer_fingerprint, server_config, server_endpoint, ALPN,
-    CONNECTION_RECEIVE_WINDOW, IDLE_TIMEOUT, KEEP_ALIVE, SEND_WINDOW, STREAM_RECEIVE_WINDOW,
+    client_config, client_endpoint, peer_fingerprint, server_config, server_endpoint, ALPN, CONNECTION_RECEIVE_WINDOW,
+    IDLE_TIMEOUT, KEEP_ALIVE, SEND_WINDOW, STREAM_RECEIVE_WINDOW,
 };
 pub use error::NetError;
 pub use framing::{
     read_frame, read_message, write_frame, write_message, FrameKind, SymbolFrame, FLAG_ERASED, FRAME_HEADER_LEN,
     MAX_FRAME_SYMBOLS, SYMBOL_BYTES,
 };
-pub use identity::{
-    fingerprint, Fingerprint, Identity, ParseFingerprintError, CERT_FILE, KEY_FILE,
-};
+pub use identity::{fingerprint, Fingerprint, Identity, ParseFingerprintError, CERT_FILE, KEY_FILE};
 pub use trust::PeerTrust;
 
 // Re-exported so daemons use exactly the versions this crate was built against.

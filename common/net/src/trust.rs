@@ -13,10 +13,7 @@ use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::WebPkiClientVerifier;
-use rustls::{
-    CertificateError, DigitallySignedStruct, DistinguishedName, OtherError, RootCertStore,
-    SignatureScheme,
-};
+use rustls::{CertificateError, DigitallySignedStruct, DistinguishedName, OtherError, RootCertStore, SignatureScheme};
 
 use crate::identity::{certs_from_pem_file, fingerprint, Fingerprint};
 use crate::NetError;
@@ -38,8 +35,7 @@ pub enum PeerTrust {
 impl PeerTrust {
     /// Trust every CA certificate found in a PEM file.
     pub fn ca_from_pem_file(path: &Path) -> Result<PeerTrust, NetError> {
-        let certs = certs_from_pem_file(path)
-            .map_err(|e| NetError::Trust(format!("loading CA certificates: {e}")))?;
+        let certs = certs_from_pem_file(path).map_err(|e| NetError::Trust(format!("loading CA certificates: {e}")))?;
         Ok(PeerTrust::Ca(certs))
     }
 
@@ -51,12 +47,9 @@ impl PeerTrust {
         match self {
             PeerTrust::Pinned(pins) => Ok(Arc::new(PinnedVerifier::new(pins, provider)?)),
             PeerTrust::Ca(cas) => {
-                let inner =
-                    WebPkiServerVerifier::builder_with_provider(root_store(cas)?, provider.clone())
-                        .build()
-                        .map_err(|e| {
-                            NetError::Trust(format!("building the CA server verifier: {e}"))
-                        })?;
+                let inner = WebPkiServerVerifier::builder_with_provider(root_store(cas)?, provider.clone())
+                    .build()
+                    .map_err(|e| NetError::Trust(format!("building the CA server verifier: {e}")))?;
                 Ok(Arc::new(LoggedCa { inner }))
             }
         }
@@ -71,12 +64,9 @@ impl PeerTrust {
             PeerTrust::Pinned(pins) => Ok(Arc::new(PinnedVerifier::new(pins, provider)?)),
             PeerTrust::Ca(cas) => {
                 // The builder's default is the one we need: a client certificate is mandatory.
-                let inner =
-                    WebPkiClientVerifier::builder_with_provider(root_store(cas)?, provider.clone())
-                        .build()
-                        .map_err(|e| {
-                            NetError::Trust(format!("building the CA client verifier: {e}"))
-                        })?;
+                let inner = WebPkiClientVerifier::builder_with_provider(root_store(cas)?, provider.clone())
+                    .build()
+                    .map_err(|e| NetError::Trust(format!("building the CA client verifier: {e}")))?;
                 Ok(Arc::new(LoggedCa { inner }))
             }
         }
@@ -85,15 +75,11 @@ impl PeerTrust {
 
 fn root_store(cas: &[CertificateDer<'static>]) -> Result<Arc<RootCertStore>, NetError> {
     if cas.is_empty() {
-        return Err(NetError::Trust(
-            "the CA list is empty: no peer could ever be accepted".into(),
-        ));
+        return Err(NetError::Trust("the CA list is empty: no peer could ever be accepted".into()));
     }
     let mut roots = RootCertStore::empty();
     for (i, ca) in cas.iter().enumerate() {
-        roots
-            .add(ca.clone())
-            .map_err(|e| NetError::Trust(format!("CA certificate #{i} is unusable: {e}")))?;
+        roots.add(ca.clone()).map_err(|e| NetError::Trust(format!("CA certificate #{i} is unusable: {e}")))?;
     }
     Ok(Arc::new(roots))
 }
@@ -109,29 +95,18 @@ struct PinnedVerifier {
 impl PinnedVerifier {
     fn new(pins: &[Fingerprint], provider: &CryptoProvider) -> Result<Self, NetError> {
         if pins.is_empty() {
-            return Err(NetError::Trust(
-                "the pinned fingerprint list is empty: no peer could ever be accepted".into(),
-            ));
+            return Err(NetError::Trust("the pinned fingerprint list is empty: no peer could ever be accepted".into()));
         }
-        Ok(PinnedVerifier {
-            pins: pins.to_vec(),
-            algorithms: provider.signature_verification_algorithms,
-        })
+        Ok(PinnedVerifier { pins: pins.to_vec(), algorithms: provider.signature_verification_algorithms })
     }
 
-    fn check(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        role: &'static str,
-    ) -> Result<(), rustls::Error> {
+    fn check(&self, end_entity: &CertificateDer<'_>, role: &'static str) -> Result<(), rustls::Error> {
         let presented = fingerprint(end_entity);
         if self.pins.contains(&presented) {
             return Ok(());
         }
         tracing::warn!(peer_role = role, fingerprint = %presented, "refusing peer: certificate fingerprint is not pinned");
-        Err(rustls::Error::InvalidCertificate(CertificateError::Other(
-            OtherError(Arc::new(NotPinned(presented))),
-        )))
+        Err(rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(NotPinned(presented))))))
     }
 }
 
@@ -245,13 +220,7 @@ impl ServerCertVerifier for LoggedCa<WebPkiServerVerifier> {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let result = self.inner.verify_server_cert(
-            end_entity,
-            intermediates,
-            server_name,
-            ocsp_response,
-            now,
-        );
+        let result = self.inner.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now);
         log_ca_refusal(result, "server", end_entity)
     }
 
@@ -297,9 +266,7 @@ impl ClientCertVerifier for LoggedCa<dyn ClientCertVerifier> {
         intermediates: &[CertificateDer<'_>],
         now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
-        let result = self
-            .inner
-            .verify_client_cert(end_entity, intermediates, now);
+        let result = self.inner.verify_client_cert(end_entity, intermediates, now);
         log_ca_refusal(result, "client", end_entity)
     }
 

@@ -1,8 +1,8 @@
 //! Framing over in-memory pipes: the same code paths the QUIC streams use.
 
 use semcom_net::{
-    read_frame, read_message, write_frame, write_message, Complex32, FrameKind, NetError,
-    SymbolFrame, FRAME_HEADER_LEN, MAX_FRAME_SYMBOLS,
+    read_frame, read_message, write_frame, write_message, Complex32, FrameKind, NetError, SymbolFrame,
+    FRAME_HEADER_LEN, MAX_FRAME_SYMBOLS,
 };
 use tokio::io::{duplex, AsyncWriteExt};
 
@@ -30,10 +30,7 @@ fn sample(re: f32, im: f32) -> Vec<u8> {
 }
 
 /// Feeds `bytes` then ends the stream, and returns what `read_frame` makes of it.
-async fn read_frame_from(
-    bytes: &[u8],
-    max_symbols: usize,
-) -> Result<Option<SymbolFrame>, NetError> {
+async fn read_frame_from(bytes: &[u8], max_symbols: usize) -> Result<Option<SymbolFrame>, NetError> {
     let (mut w, mut r) = duplex(bytes.len().max(1));
     w.write_all(bytes).await.expect("in-memory write");
     drop(w);
@@ -59,14 +56,7 @@ async fn frames_round_trip_bit_exact_then_clean_eof() {
 
     let (mut w, mut r) = duplex(4096); // smaller than a frame: exercises partial reads
     let writer = tokio::spawn(async move {
-        write_message(
-            &mut w,
-            &Header {
-                id: "tx-1".into(),
-                symbols: 10_000,
-            },
-        )
-        .await?;
+        write_message(&mut w, &Header { id: "tx-1".into(), symbols: 10_000 }).await?;
         for f in &sent {
             write_frame(&mut w, f).await?;
         }
@@ -74,13 +64,7 @@ async fn frames_round_trip_bit_exact_then_clean_eof() {
     });
 
     let header: Header = read_message(&mut r, 1024).await.expect("header");
-    assert_eq!(
-        header,
-        Header {
-            id: "tx-1".into(),
-            symbols: 10_000
-        }
-    );
+    assert_eq!(header, Header { id: "tx-1".into(), symbols: 10_000 });
     let mut got = Vec::new();
     while let Some(f) = read_frame(&mut r, MAX_FRAME_SYMBOLS).await.expect("frame") {
         got.push(f);
@@ -88,21 +72,13 @@ async fn frames_round_trip_bit_exact_then_clean_eof() {
     writer.await.expect("writer task").expect("writer");
 
     assert_eq!(got.len(), 4);
-    assert_eq!(
-        got.iter().map(|f| f.seq).collect::<Vec<_>>(),
-        vec![41, 42, 43, 44]
-    );
+    assert_eq!(got.iter().map(|f| f.seq).collect::<Vec<_>>(), vec![41, 42, 43, 44]);
     let received: Vec<Complex32> = got.iter().flat_map(|f| f.symbols.iter().copied()).collect();
     assert_eq!(received.len(), symbols.len());
     for (a, b) in received.iter().zip(&symbols) {
-        assert_eq!(
-            (a.re.to_bits(), a.im.to_bits()),
-            (b.re.to_bits(), b.im.to_bits())
-        );
+        assert_eq!((a.re.to_bits(), a.im.to_bits()), (b.re.to_bits(), b.im.to_bits()));
     }
-    assert!(got
-        .iter()
-        .all(|f| f.kind == FrameKind::Analog && f.modulation == 0));
+    assert!(got.iter().all(|f| f.kind == FrameKind::Analog && f.modulation == 0));
 }
 
 #[tokio::test]
@@ -114,15 +90,7 @@ async fn clean_eof_is_none() {
 async fn truncated_header_is_an_error() {
     let h = header_bytes(1, 0, 0, 1);
     let err = read_frame_from(&h[..5], 16).await.unwrap_err();
-    assert!(
-        matches!(
-            err,
-            NetError::Truncated {
-                what: "symbol frame header"
-            }
-        ),
-        "{err}"
-    );
+    assert!(matches!(err, NetError::Truncated { what: "symbol frame header" }), "{err}");
 }
 
 #[tokio::test]
@@ -131,15 +99,7 @@ async fn truncated_payload_is_an_error() {
     bytes.extend(sample(1.0, 2.0));
     bytes.extend(&sample(3.0, 4.0)[..7]);
     let err = read_frame_from(&bytes, 16).await.unwrap_err();
-    assert!(
-        matches!(
-            err,
-            NetError::Truncated {
-                what: "symbol frame payload"
-            }
-        ),
-        "{err}"
-    );
+    assert!(matches!(err, NetError::Truncated { what: "symbol frame payload" }), "{err}");
 }
 
 #[tokio::test]
@@ -147,10 +107,7 @@ async fn unknown_kind_is_an_error() {
     let mut bytes = header_bytes(7, 0, 0, 1);
     bytes.extend(sample(1.0, 2.0));
     let err = read_frame_from(&bytes, 16).await.unwrap_err();
-    assert!(
-        matches!(&err, NetError::Frame(m) if m.contains("unknown frame kind 0x07")),
-        "{err}"
-    );
+    assert!(matches!(&err, NetError::Frame(m) if m.contains("unknown frame kind 0x07")), "{err}");
 }
 
 #[tokio::test]
@@ -159,30 +116,19 @@ async fn nonzero_reserved_is_an_error() {
     let mut bytes = header_bytes(1, 0x0100, 0, 1);
     bytes.extend(sample(1.0, 2.0));
     let err = read_frame_from(&bytes, 16).await.unwrap_err();
-    assert!(
-        matches!(&err, NetError::Frame(m) if m.contains("reserved")),
-        "{err}"
-    );
+    assert!(matches!(&err, NetError::Frame(m) if m.contains("reserved")), "{err}");
 }
 
 #[tokio::test]
 async fn oversized_count_is_refused_before_allocating() {
     // u32::MAX symbols would be a 34 GB allocation: refusing must happen first.
-    let err = read_frame_from(&header_bytes(3, 0, 9, u32::MAX), MAX_FRAME_SYMBOLS)
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&err, NetError::Frame(m) if m.contains("more than the limit")),
-        "{err}"
-    );
+    let err = read_frame_from(&header_bytes(3, 0, 9, u32::MAX), MAX_FRAME_SYMBOLS).await.unwrap_err();
+    assert!(matches!(&err, NetError::Frame(m) if m.contains("more than the limit")), "{err}");
     // And the limit is exact: max_symbols itself is fine, one more is not.
     let mut ok = header_bytes(3, 0, 9, 2);
     ok.extend(sample(0.0, 0.0));
     ok.extend(sample(0.0, 0.0));
-    assert!(read_frame_from(&ok, 2)
-        .await
-        .expect("at the limit")
-        .is_some());
+    assert!(read_frame_from(&ok, 2).await.expect("at the limit").is_some());
     assert!(read_frame_from(&ok, 1).await.is_err());
 }
 
@@ -193,10 +139,7 @@ async fn non_finite_samples_are_errors() {
         bytes.extend(sample(1.0, 2.0));
         bytes.extend(sample(0.5, bad));
         let err = read_frame_from(&bytes, 16).await.unwrap_err();
-        assert!(
-            matches!(&err, NetError::Frame(m) if m.contains("not finite")),
-            "{err}"
-        );
+        assert!(matches!(&err, NetError::Frame(m) if m.contains("not finite")), "{err}");
     }
     // The writer refuses them too rather than sending what the reader rejects.
     let frame = SymbolFrame {
@@ -207,27 +150,18 @@ async fn non_finite_samples_are_errors() {
         symbols: vec![Complex32::new(f32::NAN, 0.0)],
     };
     let (mut w, _r) = duplex(64);
-    assert!(matches!(
-        write_frame(&mut w, &frame).await,
-        Err(NetError::Frame(_))
-    ));
+    assert!(matches!(write_frame(&mut w, &frame).await, Err(NetError::Frame(_))));
 }
 
 #[tokio::test]
 async fn messages_enforce_limit_and_detect_truncation() {
-    let msg = Header {
-        id: "x".repeat(100),
-        symbols: 1,
-    };
+    let msg = Header { id: "x".repeat(100), symbols: 1 };
 
     let (mut w, mut r) = duplex(1024);
     write_message(&mut w, &msg).await.expect("write");
     drop(w);
     let err = read_message::<_, Header>(&mut r, 50).await.unwrap_err();
-    assert!(
-        matches!(err, NetError::MessageTooLarge { len: 104, max: 50 }),
-        "{err}"
-    );
+    assert!(matches!(err, NetError::MessageTooLarge { len: 104, max: 50 }), "{err}");
 
     let mut bytes = 104u32.to_le_bytes().to_vec();
     bytes.extend([0u8; 10]);
@@ -235,34 +169,16 @@ async fn messages_enforce_limit_and_detect_truncation() {
     w.write_all(&bytes).await.expect("write");
     drop(w);
     let err = read_message::<_, Header>(&mut r, 1024).await.unwrap_err();
-    assert!(
-        matches!(
-            err,
-            NetError::Truncated {
-                what: "message body"
-            }
-        ),
-        "{err}"
-    );
+    assert!(matches!(err, NetError::Truncated { what: "message body" }), "{err}");
 
     let (w, mut r) = duplex(16);
     drop(w);
     let err = read_message::<_, Header>(&mut r, 1024).await.unwrap_err();
-    assert!(
-        matches!(
-            err,
-            NetError::Truncated {
-                what: "message length prefix"
-            }
-        ),
-        "{err}"
-    );
+    assert!(matches!(err, NetError::Truncated { what: "message length prefix" }), "{err}");
 
     // Bytes that are not the announced protobuf.
     let (mut w, mut r) = duplex(64);
-    w.write_all(&[3, 0, 0, 0, 0xff, 0xff, 0xff])
-        .await
-        .expect("write");
+    w.write_all(&[3, 0, 0, 0, 0xff, 0xff, 0xff]).await.expect("write");
     drop(w);
     let err = read_message::<_, Header>(&mut r, 1024).await.unwrap_err();
     assert!(matches!(err, NetError::Decode(_)), "{err}");
@@ -270,21 +186,11 @@ async fn messages_enforce_limit_and_detect_truncation() {
 
 #[test]
 fn split_numbers_and_bounds_frames() {
-    let symbols: Vec<Complex32> = (0..10)
-        .map(|i| Complex32::new(i as f32, -(i as f32)))
-        .collect();
+    let symbols: Vec<Complex32> = (0..10).map(|i| Complex32::new(i as f32, -(i as f32))).collect();
     let frames = SymbolFrame::split(FrameKind::Meta, 6, u32::MAX - 1, &symbols, 4);
-    assert_eq!(
-        frames.iter().map(|f| f.symbols.len()).collect::<Vec<_>>(),
-        vec![4, 4, 2]
-    );
-    assert_eq!(
-        frames.iter().map(|f| f.seq).collect::<Vec<_>>(),
-        vec![u32::MAX - 1, u32::MAX, 0]
-    );
-    assert!(frames
-        .iter()
-        .all(|f| f.kind == FrameKind::Meta && f.modulation == 6));
+    assert_eq!(frames.iter().map(|f| f.symbols.len()).collect::<Vec<_>>(), vec![4, 4, 2]);
+    assert_eq!(frames.iter().map(|f| f.seq).collect::<Vec<_>>(), vec![u32::MAX - 1, u32::MAX, 0]);
+    assert!(frames.iter().all(|f| f.kind == FrameKind::Meta && f.modulation == 6));
     let joined: Vec<Complex32> = frames.iter().flat_map(|f| f.symbols.clone()).collect();
     assert_eq!(joined, symbols);
     assert!(SymbolFrame::split(FrameKind::Meta, 0, 0, &[], 4).is_empty());
@@ -302,16 +208,10 @@ fn datagram_encode_decode() {
     let bytes = frame.encode().expect("encode");
     assert_eq!(bytes.len(), FRAME_HEADER_LEN + 3 * 8);
     assert_eq!(SymbolFrame::decode(&bytes, 16).expect("decode"), frame);
-    assert!(matches!(
-        SymbolFrame::decode(&bytes[..bytes.len() - 1], 16),
-        Err(NetError::Truncated { .. })
-    ));
+    assert!(matches!(SymbolFrame::decode(&bytes[..bytes.len() - 1], 16), Err(NetError::Truncated { .. })));
     let mut longer = bytes.clone();
     longer.push(0);
-    assert!(matches!(
-        SymbolFrame::decode(&longer, 16),
-        Err(NetError::Frame(_))
-    ));
+    assert!(matches!(SymbolFrame::decode(&longer, 16), Err(NetError::Frame(_))));
     assert!(SymbolFrame::decode(&bytes, 2).is_err());
 }
 

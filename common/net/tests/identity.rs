@@ -22,30 +22,20 @@ fn load_or_generate_persists_the_identity() {
     assert_eq!(first.key.secret_der(), second.key.secret_der());
 
     // Exactly the two files, no temp files left behind.
-    assert_eq!(
-        names_in(&dir),
-        vec![CERT_FILE.to_string(), KEY_FILE.to_string()]
-    );
+    assert_eq!(names_in(&dir), vec![CERT_FILE.to_string(), KEY_FILE.to_string()]);
     let shown = first.fingerprint().to_string();
     assert_eq!(shown.len(), 64);
-    assert_eq!(
-        shown.parse::<Fingerprint>().expect("parse"),
-        first.fingerprint()
-    );
+    assert_eq!(shown.parse::<Fingerprint>().expect("parse"), first.fingerprint());
 
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir.join(KEY_FILE))
-            .expect("key meta")
-            .permissions()
-            .mode();
+        let mode = std::fs::metadata(dir.join(KEY_FILE)).expect("key meta").permissions().mode();
         assert_eq!(mode & 0o777, 0o600, "key file mode {mode:o}");
     }
 
     // A different directory gives a different identity.
-    let other =
-        Identity::load_or_generate(&tmp.path().join("other"), "sender-1").expect("generate");
+    let other = Identity::load_or_generate(&tmp.path().join("other"), "sender-1").expect("generate");
     assert_ne!(other.fingerprint(), first.fingerprint());
 }
 
@@ -63,14 +53,8 @@ fn partial_identities() {
     // Certificate without key: refused, the identity may be pinned elsewhere.
     std::fs::remove_file(dir.join(KEY_FILE)).expect("rm key");
     let err = Identity::load_or_generate(dir, "node").unwrap_err();
-    assert!(
-        matches!(&err, NetError::Identity(m) if m.contains("missing")),
-        "{err}"
-    );
-    assert!(
-        dir.join(CERT_FILE).exists(),
-        "the certificate must not be overwritten"
-    );
+    assert!(matches!(&err, NetError::Identity(m) if m.contains("missing")), "{err}");
+    assert!(dir.join(CERT_FILE).exists(), "the certificate must not be overwritten");
 }
 
 #[test]
@@ -82,12 +66,8 @@ fn bad_inputs_are_clear_errors() {
 
     let empty = tmp.path().join("empty.pem");
     std::fs::write(&empty, "not a pem\n").expect("write");
-    assert!(matches!(
-        PeerTrust::ca_from_pem_file(&empty),
-        Err(NetError::Trust(_))
-    ));
+    assert!(matches!(PeerTrust::ca_from_pem_file(&empty), Err(NetError::Trust(_))));
 
-    let err = Identity::load_or_generate(&tmp.path().join("x"), "bad name with spaces\u{e9}")
-        .unwrap_err();
+    let err = Identity::load_or_generate(&tmp.path().join("x"), "bad name with spaces\u{e9}").unwrap_err();
     assert!(matches!(err, NetError::Identity(_)), "{err}");
 }

@@ -6,9 +6,8 @@ use std::time::Duration;
 
 use semcom_net::quinn::{self, ConnectionError, Endpoint};
 use semcom_net::{
-    client_endpoint, peer_fingerprint, read_frame, read_message, server_endpoint, write_frame,
-    write_message, Complex32, FrameKind, Identity, NetError, PeerTrust, SymbolFrame,
-    MAX_FRAME_SYMBOLS,
+    client_endpoint, peer_fingerprint, read_frame, read_message, server_endpoint, write_frame, write_message,
+    Complex32, FrameKind, Identity, NetError, PeerTrust, SymbolFrame, MAX_FRAME_SYMBOLS,
 };
 
 const ANY: &str = "127.0.0.1:0";
@@ -32,9 +31,7 @@ fn generate(dir: &Path, name: &str) -> Identity {
 }
 
 async fn within<T>(fut: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(DEADLINE, fut)
-        .await
-        .expect("test deadline exceeded")
+    tokio::time::timeout(DEADLINE, fut).await.expect("test deadline exceeded")
 }
 
 /// Accepts one connection and returns the handshake result.
@@ -66,36 +63,16 @@ async fn pinned_round_trip_header_and_frames() {
     let srv_id = generate(dir.path(), "receiver");
     let cli_id = generate(dir.path(), "sender");
 
-    let server = server_endpoint(
-        any(),
-        &srv_id,
-        &PeerTrust::Pinned(vec![cli_id.fingerprint()]),
-    )
-    .expect("server");
+    let server = server_endpoint(any(), &srv_id, &PeerTrust::Pinned(vec![cli_id.fingerprint()])).expect("server");
     let addr = server.local_addr().expect("server addr");
-    let client = client_endpoint(
-        any(),
-        &cli_id,
-        &PeerTrust::Pinned(vec![srv_id.fingerprint()]),
-    )
-    .expect("client");
+    let client = client_endpoint(any(), &cli_id, &PeerTrust::Pinned(vec![srv_id.fingerprint()])).expect("client");
 
-    let symbols: Vec<Complex32> = (0..40_000)
-        .map(|i| Complex32::new((i as f32 * 0.01).sin(), -(i as f32 * 0.013).cos() * 1e-3))
-        .collect();
+    let symbols: Vec<Complex32> =
+        (0..40_000).map(|i| Complex32::new((i as f32 * 0.01).sin(), -(i as f32 * 0.013).cos() * 1e-3)).collect();
     let mut frames = SymbolFrame::split(FrameKind::Pilot, 2, 0, &symbols[..64], MAX_FRAME_SYMBOLS);
-    frames.extend(SymbolFrame::split(
-        FrameKind::Analog,
-        0,
-        1,
-        &symbols,
-        MAX_FRAME_SYMBOLS,
-    ));
+    frames.extend(SymbolFrame::split(FrameKind::Analog, 0, 1, &symbols, MAX_FRAME_SYMBOLS));
     assert_eq!(frames.len(), 4);
-    let header = Header {
-        id: "tx-42".into(),
-        frames: frames.len() as u32,
-    };
+    let header = Header { id: "tx-42".into(), frames: frames.len() as u32 };
 
     let expected_client = cli_id.fingerprint();
     let server_task = tokio::spawn(async move {
@@ -114,45 +91,26 @@ async fn pinned_round_trip_header_and_frames() {
         Ok::<_, NetError>((header, got))
     });
 
-    let conn = within(async {
-        client
-            .connect(addr, "receiver")
-            .expect("connect")
-            .await
-            .expect("client handshake")
-    })
-    .await;
+    let conn =
+        within(async { client.connect(addr, "receiver").expect("connect").await.expect("client handshake") }).await;
     assert_eq!(peer_fingerprint(&conn), Some(srv_id.fingerprint()));
     let (mut send, mut recv) = conn.open_bi().await.expect("open stream");
-    write_message(&mut send, &header)
-        .await
-        .expect("write header");
+    write_message(&mut send, &header).await.expect("write header");
     for frame in &frames {
         write_frame(&mut send, frame).await.expect("write frame");
     }
     send.finish().expect("finish");
     let echoed: Header = within(read_message(&mut recv, 4096)).await.expect("echo");
     assert_eq!(echoed, header);
-    assert_eq!(
-        recv.read_to_end(16).await.expect("clean end"),
-        Vec::<u8>::new()
-    );
+    assert_eq!(recv.read_to_end(16).await.expect("clean end"), Vec::<u8>::new());
     conn.close(0u32.into(), b"done");
 
-    let (got_header, got_frames) = within(server_task)
-        .await
-        .expect("server task")
-        .expect("server io");
+    let (got_header, got_frames) = within(server_task).await.expect("server task").expect("server io");
     assert_eq!(got_header, header);
     assert_eq!(got_frames.len(), frames.len());
     for (a, b) in got_frames.iter().zip(&frames) {
         assert_eq!((a.kind, a.modulation, a.seq), (b.kind, b.modulation, b.seq));
-        let bits = |f: &SymbolFrame| {
-            f.symbols
-                .iter()
-                .map(|s| (s.re.to_bits(), s.im.to_bits()))
-                .collect::<Vec<_>>()
-        };
+        let bits = |f: &SymbolFrame| f.symbols.iter().map(|s| (s.re.to_bits(), s.im.to_bits())).collect::<Vec<_>>();
         assert_eq!(bits(a), bits(b));
     }
     client.wait_idle().await;
@@ -165,37 +123,18 @@ async fn server_refuses_unpinned_client() {
     let cli_id = generate(dir.path(), "sender");
     let other = generate(dir.path(), "someone-else");
 
-    let server = server_endpoint(
-        any(),
-        &srv_id,
-        &PeerTrust::Pinned(vec![other.fingerprint()]),
-    )
-    .expect("server");
+    let server = server_endpoint(any(), &srv_id, &PeerTrust::Pinned(vec![other.fingerprint()])).expect("server");
     let addr = server.local_addr().expect("server addr");
     // The client trusts the server, so any failure is the server's refusal.
-    let client = client_endpoint(
-        any(),
-        &cli_id,
-        &PeerTrust::Pinned(vec![srv_id.fingerprint()]),
-    )
-    .expect("client");
+    let client = client_endpoint(any(), &cli_id, &PeerTrust::Pinned(vec![srv_id.fingerprint()])).expect("client");
 
     let server_side = tokio::spawn(async move { accept_one(&server).await.map(|_| ()) });
     let client_reason = within(assert_client_refused(&client, addr, "receiver")).await;
-    let server_err = within(server_side)
-        .await
-        .expect("server task")
-        .expect_err("server must refuse");
+    let server_err = within(server_side).await.expect("server task").expect_err("server must refuse");
     let server_reason = server_err.to_string();
     // rustls reports the verifier's error, which names the refused certificate.
-    assert!(
-        server_reason.contains("NotPinned"),
-        "server reason: {server_reason}"
-    );
-    assert!(
-        server_reason.contains(&cli_id.fingerprint().to_string()),
-        "server reason: {server_reason}"
-    );
+    assert!(server_reason.contains("NotPinned"), "server reason: {server_reason}");
+    assert!(server_reason.contains(&cli_id.fingerprint().to_string()), "server reason: {server_reason}");
     assert!(!client_reason.is_empty());
 }
 
@@ -206,19 +145,9 @@ async fn client_refuses_server_with_other_fingerprint() {
     let cli_id = generate(dir.path(), "sender");
     let other = generate(dir.path(), "someone-else");
 
-    let server = server_endpoint(
-        any(),
-        &srv_id,
-        &PeerTrust::Pinned(vec![cli_id.fingerprint()]),
-    )
-    .expect("server");
+    let server = server_endpoint(any(), &srv_id, &PeerTrust::Pinned(vec![cli_id.fingerprint()])).expect("server");
     let addr = server.local_addr().expect("server addr");
-    let client = client_endpoint(
-        any(),
-        &cli_id,
-        &PeerTrust::Pinned(vec![other.fingerprint()]),
-    )
-    .expect("client");
+    let client = client_endpoint(any(), &cli_id, &PeerTrust::Pinned(vec![other.fingerprint()])).expect("client");
 
     let server_side = tokio::spawn(async move { accept_one(&server).await.map(|_| ()) });
     // The client judges the server certificate inside the handshake: connecting itself fails.
@@ -227,10 +156,7 @@ async fn client_refuses_server_with_other_fingerprint() {
         .expect_err("client must refuse the server");
     let reason = err.to_string();
     assert!(reason.contains("NotPinned"), "client reason: {reason}");
-    assert!(
-        reason.contains(&srv_id.fingerprint().to_string()),
-        "client reason: {reason}"
-    );
+    assert!(reason.contains(&srv_id.fingerprint().to_string()), "client reason: {reason}");
     assert!(within(server_side).await.expect("server task").is_err());
 }
 
@@ -252,13 +178,8 @@ struct Ca {
 fn make_ca(name: &str) -> Ca {
     let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
     params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    params.key_usages = vec![
-        rcgen::KeyUsagePurpose::KeyCertSign,
-        rcgen::KeyUsagePurpose::CrlSign,
-    ];
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, name);
+    params.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign, rcgen::KeyUsagePurpose::CrlSign];
+    params.distinguished_name.push(rcgen::DnType::CommonName, name);
     let key = rcgen::KeyPair::generate().expect("ca key");
     let cert = params.self_signed(&key).expect("ca cert");
     Ca { cert, key }
@@ -267,23 +188,13 @@ fn make_ca(name: &str) -> Ca {
 /// Writes a CA-signed leaf as `<name>.crt` (leaf followed by its CA, as a chain)
 /// and `<name>.key`, then loads it as a supplied identity.
 fn make_leaf(dir: &Path, ca: &Ca, name: &str) -> Identity {
-    let mut params = rcgen::CertificateParams::new(vec![
-        name.to_string(),
-        "localhost".into(),
-        "127.0.0.1".into(),
-    ])
-    .expect("params");
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, name);
-    params.extended_key_usages = vec![
-        rcgen::ExtendedKeyUsagePurpose::ServerAuth,
-        rcgen::ExtendedKeyUsagePurpose::ClientAuth,
-    ];
+    let mut params =
+        rcgen::CertificateParams::new(vec![name.to_string(), "localhost".into(), "127.0.0.1".into()]).expect("params");
+    params.distinguished_name.push(rcgen::DnType::CommonName, name);
+    params.extended_key_usages =
+        vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth, rcgen::ExtendedKeyUsagePurpose::ClientAuth];
     let key = rcgen::KeyPair::generate().expect("leaf key");
-    let cert = params
-        .signed_by(&key, &ca.cert, &ca.key)
-        .expect("sign leaf");
+    let cert = params.signed_by(&key, &ca.cert, &ca.key).expect("sign leaf");
     let cert_path = dir.join(format!("{name}.crt"));
     let key_path = dir.join(format!("{name}.key"));
     std::fs::write(&cert_path, cert.pem() + &ca.cert.pem()).expect("write cert");
@@ -325,73 +236,41 @@ async fn ca_mode_accepts_signed_leaves_and_refuses_foreign_ones() {
         conn
     };
     let connect_good = async {
-        let conn = client
-            .connect(addr, "localhost")
-            .expect("connect")
-            .await
-            .expect("client handshake");
+        let conn = client.connect(addr, "localhost").expect("connect").await.expect("client handshake");
         let (mut send, mut recv) = conn.open_bi().await.expect("open");
-        write_message(
-            &mut send,
-            &Header {
-                id: "ca".into(),
-                frames: 0,
-            },
-        )
-        .await
-        .expect("write");
+        write_message(&mut send, &Header { id: "ca".into(), frames: 0 }).await.expect("write");
         send.finish().expect("finish");
         let echoed: Header = read_message(&mut recv, 1024).await.expect("echo");
         assert_eq!(echoed.id, "ca");
         conn
     };
-    let (server_conn, client_conn) =
-        within(async { tokio::join!(accept_good, connect_good) }).await;
+    let (server_conn, client_conn) = within(async { tokio::join!(accept_good, connect_good) }).await;
     client_conn.close(0u32.into(), b"done");
     drop(server_conn);
 
     // 2. A client certificate from another CA is refused by the server.
     let rogue_client = client_endpoint(any(), &rogue_id, &trust).expect("rogue client");
-    let (server_result, _) = within(async {
-        tokio::join!(
-            accept_one(&server),
-            assert_client_refused(&rogue_client, addr, "localhost")
-        )
-    })
-    .await;
-    assert!(
-        server_result.is_err(),
-        "server accepted a client from a foreign CA"
-    );
+    let (server_result, _) =
+        within(async { tokio::join!(accept_one(&server), assert_client_refused(&rogue_client, addr, "localhost")) })
+            .await;
+    assert!(server_result.is_err(), "server accepted a client from a foreign CA");
 
     // 3. A server certificate from another CA is refused by the client.
     let rogue_server = server_endpoint(any(), &rogue_id, &trust).expect("rogue server");
     let rogue_addr = rogue_server.local_addr().expect("addr");
     let (rogue_accept, client_result) = within(async {
-        tokio::join!(
-            accept_one(&rogue_server),
-            client.connect(rogue_addr, "localhost").expect("connect")
-        )
+        tokio::join!(accept_one(&rogue_server), client.connect(rogue_addr, "localhost").expect("connect"))
     })
     .await;
-    assert!(
-        client_result.is_err(),
-        "client accepted a server from a foreign CA"
-    );
+    assert!(client_result.is_err(), "client accepted a server from a foreign CA");
     assert!(rogue_accept.is_err());
 
     // 4. In CA mode the server name is checked too.
     let wrong_name = async {
-        let (_, r) = tokio::join!(
-            accept_one(&server),
-            client.connect(addr, "not-the-receiver").expect("connect")
-        );
+        let (_, r) = tokio::join!(accept_one(&server), client.connect(addr, "not-the-receiver").expect("connect"));
         r
     };
-    assert!(
-        within(wrong_name).await.is_err(),
-        "client accepted a certificate for another name"
-    );
+    assert!(within(wrong_name).await.is_err(), "client accepted a certificate for another name");
 }
 
 // ---- impostor: pinned certificate, wrong private key ----
@@ -411,11 +290,7 @@ mod impostor {
     pub struct StolenCert(pub Arc<CertifiedKey>);
 
     impl ResolvesClientCert for StolenCert {
-        fn resolve(
-            &self,
-            _hints: &[&[u8]],
-            _schemes: &[SignatureScheme],
-        ) -> Option<Arc<CertifiedKey>> {
+        fn resolve(&self, _hints: &[&[u8]], _schemes: &[SignatureScheme]) -> Option<Arc<CertifiedKey>> {
             Some(self.0.clone())
         }
         fn has_certs(&self) -> bool {
@@ -454,9 +329,7 @@ mod impostor {
             Ok(HandshakeSignatureValid::assertion())
         }
         fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-            rustls::crypto::ring::default_provider()
-                .signature_verification_algorithms
-                .supported_schemes()
+            rustls::crypto::ring::default_provider().signature_verification_algorithms.supported_schemes()
         }
     }
 }
@@ -470,24 +343,13 @@ async fn pinned_certificate_without_its_key_is_refused() {
     let cli_id = generate(dir.path(), "sender");
     let attacker = generate(dir.path(), "attacker");
 
-    let server = server_endpoint(
-        any(),
-        &srv_id,
-        &PeerTrust::Pinned(vec![cli_id.fingerprint()]),
-    )
-    .expect("server");
+    let server = server_endpoint(any(), &srv_id, &PeerTrust::Pinned(vec![cli_id.fingerprint()])).expect("server");
     let addr = server.local_addr().expect("server addr");
 
     // The attacker copies the pinned client certificate but signs with its own key.
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let signing_key = provider
-        .key_provider
-        .load_private_key(attacker.key.clone_key())
-        .expect("attacker key");
-    let stolen = Arc::new(rustls::sign::CertifiedKey::new(
-        cli_id.cert_chain.clone(),
-        signing_key,
-    ));
+    let signing_key = provider.key_provider.load_private_key(attacker.key.clone_key()).expect("attacker key");
+    let stolen = Arc::new(rustls::sign::CertifiedKey::new(cli_id.cert_chain.clone(), signing_key));
     let mut tls = rustls::ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])
         .expect("tls13")
@@ -499,21 +361,11 @@ async fn pinned_certificate_without_its_key_is_refused() {
     let mut client = Endpoint::client(any()).expect("client endpoint");
     client.set_default_client_config(quinn::ClientConfig::new(Arc::new(quic)));
 
-    let (server_result, _) = within(async {
-        tokio::join!(
-            accept_one(&server),
-            assert_client_refused(&client, addr, "receiver")
-        )
-    })
-    .await;
-    let reason = server_result
-        .map(|_| ())
-        .expect_err("server accepted a certificate signed by the wrong key")
-        .to_string();
+    let (server_result, _) =
+        within(async { tokio::join!(accept_one(&server), assert_client_refused(&client, addr, "receiver")) }).await;
+    let reason =
+        server_result.map(|_| ()).expect_err("server accepted a certificate signed by the wrong key").to_string();
     // The fingerprint matched, so it is the handshake signature that failed.
     assert!(!reason.contains("NotPinned"), "server reason: {reason}");
-    assert!(
-        reason.to_lowercase().contains("signature"),
-        "server reason: {reason}"
-    );
+    assert!(reason.to_lowercase().contains("signature"), "server reason: {reason}");
 }

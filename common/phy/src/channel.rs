@@ -122,11 +122,7 @@ impl BlockFading {
                 });
             }
         }
-        Ok(Self {
-            model,
-            coherence,
-            awgn: Awgn::new(n0)?,
-        })
+        Ok(Self { model, coherence, awgn: Awgn::new(n0)? })
     }
 
     /// As [`new`](Self::new) with N0 from SNR = Es/N0 in dB (see [`Awgn::from_snr_db`]).
@@ -209,11 +205,7 @@ fn check_probability(name: &'static str, p: f64) -> Result<(), PhyError> {
     if (0.0..=1.0).contains(&p) {
         Ok(())
     } else {
-        Err(PhyError::InvalidParameter {
-            name,
-            value: p,
-            reason: "must be a probability in [0, 1]",
-        })
+        Err(PhyError::InvalidParameter { name, value: p, reason: "must be a probability in [0, 1]" })
     }
 }
 
@@ -290,13 +282,7 @@ impl GilbertElliott {
                 reason: "the chain must be able to move",
             });
         }
-        Ok(Self {
-            p_good_to_bad,
-            p_bad_to_good,
-            loss_good,
-            loss_bad,
-            bad: None,
-        })
+        Ok(Self { p_good_to_bad, p_bad_to_good, loss_good, loss_bad, bad: None })
     }
 
     /// The classic Gilbert model: nothing lost in Good, everything lost in Bad, mean
@@ -461,7 +447,10 @@ mod tests {
             let want_var = if k.is_infinite() { 0.0 } else { (1.0 + 2.0 * k) / (k + 1.0).powi(2) };
             assert!((mean - 1.0).abs() < 5.0 * (want_var / nb).sqrt() + 1e-6, "{model:?}: E|h|² {mean}");
             // Var of a sample variance ≈ (μ4 − σ⁴)/nb; for Exp(1) μ4 = 9, so ≤ 8/nb: 5σ ≈ 7 %.
-            assert!((var - want_var).abs() < 5.0 * (8.0 / nb).sqrt() * want_var.max(1e-3) + 1e-6, "{model:?}: var {var}");
+            assert!(
+                (var - want_var).abs() < 5.0 * (8.0 / nb).sqrt() * want_var.max(1e-3) + 1e-6,
+                "{model:?}: var {var}"
+            );
             // E[h] = 0 (random LOS phase): the mean of h has std 1/√nb.
             let hm = blocks.iter().fold(C32::new(0.0, 0.0), |a, b| a + b) / nb as f32;
             assert!((hm.norm() as f64) < 5.0 / nb.sqrt(), "{model:?}: E[h] = {hm}");

@@ -19,8 +19,8 @@
 
 pub mod channel;
 pub mod digital;
-pub mod mapping;
 pub mod link_channel;
+pub mod mapping;
 pub mod math;
 pub mod pilots;
 pub mod repetition;
@@ -33,11 +33,7 @@ pub type C32 = num_complex::Complex32;
 pub enum PhyError {
     /// Two sequences that must be aligned have different lengths.
     #[error("length mismatch: {what} has {got} symbols, expected {expected}")]
-    LengthMismatch {
-        what: &'static str,
-        got: usize,
-        expected: usize,
-    },
+    LengthMismatch { what: &'static str, got: usize, expected: usize },
     /// Too few pilot symbols to estimate both the channel and the noise level.
     #[error("need at least {needed} pilot symbols, got {got}")]
     TooFewPilots { got: usize, needed: usize },
@@ -49,11 +45,7 @@ pub enum PhyError {
     NonFinite(&'static str),
     /// A sequence's length must be a multiple of some block size.
     #[error("{what} has length {len}, which is not a multiple of {multiple_of}")]
-    InvalidLength {
-        what: &'static str,
-        len: usize,
-        multiple_of: usize,
-    },
+    InvalidLength { what: &'static str, len: usize, multiple_of: usize },
     /// A modulation name that [`mapping::Modulation`] does not know.
     #[error("unknown modulation (expected bpsk, qpsk, 16qam, 64qam or 256qam)")]
     UnknownModulation,
@@ -62,11 +54,7 @@ pub enum PhyError {
     Coding(String),
     /// A scalar parameter is out of its valid range.
     #[error("invalid parameter {name} = {value}: {reason}")]
-    InvalidParameter {
-        name: &'static str,
-        value: f64,
-        reason: &'static str,
-    },
+    InvalidParameter { name: &'static str, value: f64, reason: &'static str },
 }
 
 /// Noise power N0 for a given SNR = Es/N0 in dB, assuming Es = 1.
@@ -81,10 +69,7 @@ pub fn average_power(s: &[C32]) -> f64 {
     if s.is_empty() {
         return 0.0;
     }
-    let e: f64 = s
-        .iter()
-        .map(|z| (z.re as f64) * (z.re as f64) + (z.im as f64) * (z.im as f64))
-        .sum();
+    let e: f64 = s.iter().map(|z| (z.re as f64) * (z.re as f64) + (z.im as f64) * (z.im as f64)).sum();
     e / s.len() as f64
 }
 

@@ -280,7 +280,13 @@ mod tests {
     #[test]
     fn gilbert_elliott_loss_rate_matches_stationary_formula() {
         let cfg = LinkChannelConfig {
-            burst: BurstConfig { enabled: true, p_good_to_bad: 0.05, p_bad_to_good: 0.25, loss_good: 0.01, loss_bad: 0.9 },
+            burst: BurstConfig {
+                enabled: true,
+                p_good_to_bad: 0.05,
+                p_bad_to_good: 0.25,
+                loss_good: 0.01,
+                loss_bad: 0.9,
+            },
             ..LinkChannelConfig::default()
         };
         let mut ch = LinkChannel::new(&cfg, 3).expect("channel");
@@ -313,7 +319,8 @@ mod tests {
 
     #[test]
     fn same_seed_same_numbers() {
-        let cfg = LinkChannelConfig { fading: FadingKind::Rician, coherence_symbols: 7, ..LinkChannelConfig::default() };
+        let cfg =
+            LinkChannelConfig { fading: FadingKind::Rician, coherence_symbols: 7, ..LinkChannelConfig::default() };
         let run = || {
             let mut ch = LinkChannel::new(&cfg, 5).expect("channel");
             let mut s = unit_symbols(100);

@@ -190,13 +190,7 @@ impl Pam {
             label_of_rank[rank] = label as u8;
             *level = (amp as f64 * scale) as f32;
         }
-        Self {
-            m,
-            n,
-            scale,
-            label_of_rank,
-            level_of_label,
-        }
+        Self { m, n, scale, label_of_rank, level_of_label }
     }
 
     fn level_of_rank(&self, r: usize) -> f64 {
@@ -277,13 +271,8 @@ fn finite(z: C32) -> bool {
 
 impl Modulation {
     /// All schemes, lowest order first.
-    pub const ALL: [Modulation; 5] = [
-        Modulation::Bpsk,
-        Modulation::Qpsk,
-        Modulation::Qam16,
-        Modulation::Qam64,
-        Modulation::Qam256,
-    ];
+    pub const ALL: [Modulation; 5] =
+        [Modulation::Bpsk, Modulation::Qpsk, Modulation::Qam16, Modulation::Qam64, Modulation::Qam256];
 
     /// Qm, the number of bits per symbol.
     pub fn bits_per_symbol(self) -> usize {
@@ -349,18 +338,10 @@ impl Modulation {
     pub fn map_into<B: Bit>(self, bits: &[B], out: &mut [C32]) -> Result<(), PhyError> {
         let qm = self.bits_per_symbol();
         if bits.len() % qm != 0 {
-            return Err(PhyError::InvalidLength {
-                what: "bits",
-                len: bits.len(),
-                multiple_of: qm,
-            });
+            return Err(PhyError::InvalidLength { what: "bits", len: bits.len(), multiple_of: qm });
         }
         if out.len() != bits.len() / qm {
-            return Err(PhyError::LengthMismatch {
-                what: "symbol buffer",
-                got: out.len(),
-                expected: bits.len() / qm,
-            });
+            return Err(PhyError::LengthMismatch { what: "symbol buffer", got: out.len(), expected: bits.len() / qm });
         }
         let pam = Pam::new(self);
         for (chunk, o) in bits.chunks_exact(qm).zip(out.iter_mut()) {
@@ -446,11 +427,7 @@ impl Modulation {
         let n = symbols.len();
         let qm = self.bits_per_symbol();
         if out.len() != n * qm {
-            return Err(PhyError::LengthMismatch {
-                what: "LLR buffer",
-                got: out.len(),
-                expected: n * qm,
-            });
+            return Err(PhyError::LengthMismatch { what: "LLR buffer", got: out.len(), expected: n * qm });
         }
         match h {
             Gains::Unit => {}
@@ -461,11 +438,7 @@ impl Modulation {
             }
             Gains::PerSymbol(g) => {
                 if g.len() != n {
-                    return Err(PhyError::LengthMismatch {
-                        what: "channel gains",
-                        got: g.len(),
-                        expected: n,
-                    });
+                    return Err(PhyError::LengthMismatch { what: "channel gains", got: g.len(), expected: n });
                 }
                 if !g.iter().all(|z| finite(*z)) {
                     return Err(PhyError::NonFinite("channel gains"));
@@ -483,11 +456,7 @@ impl Modulation {
             NoiseVar::Scalar(_) => {}
             NoiseVar::PerSymbol(v) => {
                 if v.len() != n {
-                    return Err(PhyError::LengthMismatch {
-                        what: "noise variances",
-                        got: v.len(),
-                        expected: n,
-                    });
+                    return Err(PhyError::LengthMismatch { what: "noise variances", got: v.len(), expected: n });
                 }
                 if let Some(&bad) = v.iter().find(|x| bad_noise(**x as f64)) {
                     return Err(noise_err(bad as f64));
@@ -733,10 +702,8 @@ mod tests {
         (0..qm)
             .map(|b| {
                 let side = |v: usize| -> f64 {
-                    let vals: Vec<f64> = (0..c.len())
-                        .filter(|k| (k >> (qm - 1 - b)) & 1 == v)
-                        .map(|k| metric[k])
-                        .collect();
+                    let vals: Vec<f64> =
+                        (0..c.len()).filter(|k| (k >> (qm - 1 - b)) & 1 == v).map(|k| metric[k]).collect();
                     let mx = vals.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
                     match method {
                         DemapMethod::MaxLog => mx,
@@ -913,7 +880,10 @@ mod tests {
                 if k == 2 {
                     let approx = ser_th / m.bits_per_symbol() as f64;
                     assert!((ber_th / approx - 1.0).abs() < 0.02, "{m}: {ber_th:.3e} vs SER/Qm {approx:.3e}");
-                    assert!((ber - approx).abs() < 5.0 * ber_sigma + 0.02 * approx, "{m}: sim {ber:.3e} vs {approx:.3e}");
+                    assert!(
+                        (ber - approx).abs() < 5.0 * ber_sigma + 0.02 * approx,
+                        "{m}: sim {ber:.3e} vs {approx:.3e}"
+                    );
                 }
             }
         }

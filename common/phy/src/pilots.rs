@@ -73,11 +73,7 @@ impl ChannelEstimate {
 /// Needs `n ≥ 2` pilots, equal lengths and finite values.
 pub fn estimate_channel(rx: &[C32], tx: &[C32]) -> Result<ChannelEstimate, PhyError> {
     if rx.len() != tx.len() {
-        return Err(PhyError::LengthMismatch {
-            what: "received pilots",
-            got: rx.len(),
-            expected: tx.len(),
-        });
+        return Err(PhyError::LengthMismatch { what: "received pilots", got: rx.len(), expected: tx.len() });
     }
     let n = rx.len();
     if n < 2 {
@@ -113,10 +109,7 @@ pub fn estimate_channel(rx: &[C32], tx: &[C32]) -> Result<ChannelEstimate, PhyEr
     if !n0.is_finite() || !hr.is_finite() || !hi.is_finite() {
         return Err(PhyError::NonFinite("channel estimate"));
     }
-    Ok(ChannelEstimate {
-        h: C32::new(hr as f32, hi as f32),
-        n0,
-    })
+    Ok(ChannelEstimate { h: C32::new(hr as f32, hi as f32), n0 })
 }
 
 /// Channel estimator used by [`PilotPattern::extract`].
@@ -253,10 +246,7 @@ impl PilotPattern {
                 reason: "a block must hold the pilots and at least one data symbol",
             });
         }
-        Ok(Self {
-            block_len,
-            pilots: pilot_sequence(pilots_per_block),
-        })
+        Ok(Self { block_len, pilots: pilot_sequence(pilots_per_block) })
     }
 
     /// Channel uses per full block (pilots + data).
@@ -363,11 +353,7 @@ impl PilotPattern {
         }
         if let Csi::Perfect(h) = csi {
             if h.len() != rx.len() {
-                return Err(PhyError::LengthMismatch {
-                    what: "perfect-CSI gains",
-                    got: h.len(),
-                    expected: rx.len(),
-                });
+                return Err(PhyError::LengthMismatch { what: "perfect-CSI gains", got: h.len(), expected: rx.len() });
             }
             if h.iter().any(|z| !z.re.is_finite() || !z.im.is_finite()) {
                 return Err(PhyError::NonFinite("perfect-CSI gains"));
@@ -613,7 +599,12 @@ mod tests {
     }
 
     /// B blocks of Rayleigh fading with P pilots and one data symbol each.
-    fn fading_run(p: usize, blocks: usize, snr_db: f64, seed: u64) -> (PilotPattern, Vec<C32>, Vec<C32>, Vec<C32>, f64) {
+    fn fading_run(
+        p: usize,
+        blocks: usize,
+        snr_db: f64,
+        seed: u64,
+    ) -> (PilotPattern, Vec<C32>, Vec<C32>, Vec<C32>, f64) {
         use rand::Rng;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let pat = PilotPattern::new(p + 1, p).unwrap();
@@ -676,7 +667,9 @@ mod tests {
         let blocks = 40_000;
         for (k, (p, snr_db)) in [(1, 0.0), (4, 5.0)].into_iter().enumerate() {
             let (pat, data, rx, h, n0) = fading_run(p, blocks, snr_db, 90 + k as u64);
-            for (csi, est) in [(Csi::Estimated, Estimator::Ls), (Csi::Estimated, Estimator::Lmmse), (Csi::Perfect(&h), Estimator::Ls)] {
+            for (csi, est) in
+                [(Csi::Estimated, Estimator::Ls), (Csi::Estimated, Estimator::Lmmse), (Csi::Perfect(&h), Estimator::Ls)]
+            {
                 let eq = pat.extract(&rx, Some(n0), est, csi).unwrap();
                 let res = eq
                     .symbols
@@ -690,7 +683,10 @@ mod tests {
                 assert!(eq.noise_var.iter().all(|v| *v == eq.noise_var[0]));
                 // One data symbol per block: independent terms, each a CN(0, want) |·|²
                 // (exponential): relative std of the mean 1/√B. 5σ.
-                assert!((res / want - 1.0).abs() < 5.0 / (blocks as f64).sqrt(), "P={p} {est:?} {csi:?}: {res} vs {want}");
+                assert!(
+                    (res / want - 1.0).abs() < 5.0 / (blocks as f64).sqrt(),
+                    "P={p} {est:?} {csi:?}: {res} vs {want}"
+                );
             }
         }
     }

@@ -14,10 +14,7 @@ pub fn encode(bits: &[bool], repetitions: usize) -> Vec<C32> {
     let n = bits.len();
     let mut out = Vec::with_capacity(n.saturating_mul(repetitions));
     for _ in 0..repetitions {
-        out.extend(
-            bits.iter()
-                .map(|&b| C32::new(if b { -1.0 } else { 1.0 }, 0.0)),
-        );
+        out.extend(bits.iter().map(|&b| C32::new(if b { -1.0 } else { 1.0 }, 0.0)));
     }
     out
 }
@@ -39,11 +36,7 @@ pub fn decode(
     n0: f64,
 ) -> Result<Vec<(bool, f64)>, PhyError> {
     if repetitions == 0 {
-        return Err(PhyError::InvalidParameter {
-            name: "repetitions",
-            value: 0.0,
-            reason: "must be at least 1",
-        });
+        return Err(PhyError::InvalidParameter { name: "repetitions", value: 0.0, reason: "must be at least 1" });
     }
     let expected = nbits.checked_mul(repetitions).ok_or(PhyError::InvalidParameter {
         name: "nbits",
@@ -51,11 +44,7 @@ pub fn decode(
         reason: "nbits · repetitions overflows",
     })?;
     if symbols.len() != expected {
-        return Err(PhyError::LengthMismatch {
-            what: "repetition-coded symbols",
-            got: symbols.len(),
-            expected,
-        });
+        return Err(PhyError::LengthMismatch { what: "repetition-coded symbols", got: symbols.len(), expected });
     }
     if !h.re.is_finite() || !h.im.is_finite() || h.norm_sqr() == 0.0 {
         return Err(PhyError::InvalidParameter {

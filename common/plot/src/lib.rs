@@ -101,11 +101,7 @@ impl Chart {
         let ((x0, x1), (y0, y1)) = self.ranges().map_err(|e| e.to_string())?;
         root.fill(&WHITE).map_err(|e| e.to_string())?;
         let mut builder = ChartBuilder::on(root);
-        builder
-            .caption(&self.title, ("sans-serif", 22))
-            .margin(12)
-            .x_label_area_size(42)
-            .y_label_area_size(64);
+        builder.caption(&self.title, ("sans-serif", 22)).margin(12).x_label_area_size(42).y_label_area_size(64);
         let series = &self.series;
         macro_rules! body {
             ($chart:expr) => {{
@@ -122,9 +118,7 @@ impl Chart {
                     let pts: Vec<(f64, f64)> = s.points.iter().copied().filter(|p| self.usable(p)).collect();
                     let style = ShapeStyle::from(&color).stroke_width(2);
                     let anno = if s.dashed {
-                        chart
-                            .draw_series(DashedLineSeries::new(pts.clone(), 8, 5, style))
-                            .map_err(|e| e.to_string())?
+                        chart.draw_series(DashedLineSeries::new(pts.clone(), 8, 5, style)).map_err(|e| e.to_string())?
                     } else {
                         chart.draw_series(LineSeries::new(pts.clone(), style)).map_err(|e| e.to_string())?
                     };
@@ -190,7 +184,11 @@ mod tests {
             y_label: "BER".into(),
             log_y: true,
             series: vec![
-                Series { label: "sim".into(), points: vec![(0.0, 0.08), (4.0, 0.012), (8.0, 0.0002), (9.0, 0.0)], dashed: false },
+                Series {
+                    label: "sim".into(),
+                    points: vec![(0.0, 0.08), (4.0, 0.012), (8.0, 0.0002), (9.0, 0.0)],
+                    dashed: false,
+                },
                 Series { label: "theory".into(), points: vec![(0.0, 0.079), (8.0, 0.00019)], dashed: true },
             ],
             legend_lower_left: false,

@@ -19,9 +19,7 @@ impl IdentityConfig {
         match (&self.cert_file, &self.key_file) {
             (Some(cert), Some(key)) => Identity::from_pem_files(cert, key),
             (None, None) => Identity::load_or_generate(data_dir, node_name),
-            _ => Err(NetError::Identity(
-                "identity.cert_file and identity.key_file must be given together".into(),
-            )),
+            _ => Err(NetError::Identity("identity.cert_file and identity.key_file must be given together".into())),
         }
     }
 }
@@ -49,15 +47,12 @@ impl TrustConfig {
                     .pinned
                     .iter()
                     .map(|s| {
-                        s.parse::<Fingerprint>()
-                            .map_err(|e| NetError::Trust(format!("trust.pinned entry {s:?}: {e}")))
+                        s.parse::<Fingerprint>().map_err(|e| NetError::Trust(format!("trust.pinned entry {s:?}: {e}")))
                     })
                     .collect::<Result<Vec<_>, _>>()?;
                 Ok(PeerTrust::Pinned(pins))
             }
-            (Some(_), false) => Err(NetError::Trust(
-                "set either trust.pinned or trust.ca_file, not both".into(),
-            )),
+            (Some(_), false) => Err(NetError::Trust("set either trust.pinned or trust.ca_file, not both".into())),
             (None, true) => Err(NetError::Trust(
                 "no trusted peers: set trust.pinned (peer certificate SHA-256 fingerprints) or trust.ca_file".into(),
             )),

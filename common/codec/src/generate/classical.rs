@@ -28,11 +28,11 @@ use rustfft::FftPlanner;
 
 use super::{GenerateError, Generator, GeneratorInput};
 use crate::color::{ycbcr_to_rgb, Planes};
-use crate::segment::BlockMask;
 use crate::prompt::{
-    detail_map, basis, box_half, oriented_gradient, segment_geometry, validate, zigzag, PromptLimits, StructuredPrompt, TextureStats, AC_STEP, C_DC_STEP,
-    ENERGY_PER_OCTAVE, ORIENTATIONS, SCALES, Y_DC_STEP,
+    basis, box_half, detail_map, oriented_gradient, segment_geometry, validate, zigzag, PromptLimits, StructuredPrompt,
+    TextureStats, AC_STEP, C_DC_STEP, ENERGY_PER_OCTAVE, ORIENTATIONS, SCALES, Y_DC_STEP,
 };
+use crate::segment::BlockMask;
 
 /// Mid-grey on the 0–255 YCbCr scale (neutral luma, zero chroma).
 const GREY: [f32; 3] = [128.0, 128.0, 128.0];
@@ -559,7 +559,8 @@ fn detail_gain(
     let map = detail_map::SegmentMap::decode(layout.segments.get(s)?, &stats.block_detail)?;
     let wb = layout.wb as u32;
     let energy_at = |x: usize, y: usize| {
-        map.value_at((x / layout.block) as u32, (y / layout.block) as u32, wb).map_or(0.0, detail_map::dequantise_detail)
+        map.value_at((x / layout.block) as u32, (y / layout.block) as u32, wb)
+            .map_or(0.0, detail_map::dequantise_detail)
     };
     let mut e = vec![0f64; cw * ch];
     let (mut sum, mut n) = (0f64, 0f64);
@@ -975,7 +976,14 @@ mod tests {
                         GREY
                     }
                 });
-                let out = run(&ClassicalFill { texture_strength: 1.0, ..Default::default() }, &analog, valid, key, &prompt, 99);
+                let out = run(
+                    &ClassicalFill { texture_strength: 1.0, ..Default::default() },
+                    &analog,
+                    valid,
+                    key,
+                    &prompt,
+                    99,
+                );
                 let (want, got) = (energies(&img, &nk, detail), energies(&out, &nk, detail));
                 eprintln!("{detail:?} valid={valid} full={full} key={}:\n  want {want:?}\n  got  {got:?}", key.count());
                 for (a, b) in want.iter().flatten().zip(got.iter().flatten()) {
@@ -992,7 +1000,8 @@ mod tests {
     fn detail_map_puts_the_texture_where_the_detail_was() {
         let (w, h) = (128u32, 64u32);
         let tex = textured(w, h, 3);
-        let img = RgbImage::from_fn(w, h, |x, y| if x < 64 { image::Rgb([128, 128, 128]) } else { *tex.get_pixel(x, y) });
+        let img =
+            RgbImage::from_fn(w, h, |x, y| if x < 64 { image::Rgb([128, 128, 128]) } else { *tex.get_pixel(x, y) });
         let key = key_mask(w, h, |_, _| false);
         let nk = non_key_of(&key);
         let analog = planes(w, h, |_, _| GREY);

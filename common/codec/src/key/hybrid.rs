@@ -287,7 +287,11 @@ impl Layout {
     }
 
     fn bands(&self, channel: usize) -> usize {
-        if channel == 0 { self.cfg.bands_luma } else { self.cfg.bands_chroma }
+        if channel == 0 {
+            self.cfg.bands_luma
+        } else {
+            self.cfg.bands_chroma
+        }
     }
 
     /// Coefficient positions of a chunk in transmission order: full-frame plane indices
@@ -548,9 +552,7 @@ impl Prepared for HybridPrepared {
 }
 
 fn pack(bits: &[bool]) -> Vec<u8> {
-    bits.chunks(8)
-        .map(|c| c.iter().enumerate().fold(0u8, |b, (i, &x)| b | (u8::from(x) << (7 - i))))
-        .collect()
+    bits.chunks(8).map(|c| c.iter().enumerate().fold(0u8, |b, (i, &x)| b | (u8::from(x) << (7 - i)))).collect()
 }
 
 fn unpack(bytes: &[u8]) -> Vec<bool> {
@@ -632,7 +634,8 @@ fn read_side(layout: &Layout, side: &[u8]) -> Result<([u8; 3], Variances, f64), 
         if hi_q < lo_q {
             return Err(KeyError::SideInfo(format!("quantiser range {lo_q}..{hi_q} reversed")));
         }
-        let idx = (0..n).map(|_| r.get(u32::from(bits)).map(|v| v as u16).ok_or_else(short)).collect::<Result<_, _>>()?;
+        let idx =
+            (0..n).map(|_| r.get(u32::from(bits)).map(|v| v as u16).ok_or_else(short)).collect::<Result<_, _>>()?;
         Ok((LambdaQuant { bits, lo_q, hi_q }, idx))
     };
     let (base_q, base_idx) = read_set(c.lambda_bits, layout.base_chunks)?;
@@ -648,7 +651,8 @@ fn read_side(layout: &Layout, side: &[u8]) -> Result<([u8; 3], Variances, f64), 
             .collect::<Result<_, _>>()?
     };
     let scale_q = r.get(16).ok_or_else(short)? as u16 as i16;
-    let var = Variances { base_q, base_idx, alpha_q, alpha_idx, beta_q, beta_idx, gamma_q, gamma_idx, corr_idx, corr_bits };
+    let var =
+        Variances { base_q, base_idx, alpha_q, alpha_idx, beta_q, beta_idx, gamma_q, gamma_idx, corr_idx, corr_bits };
     Ok((means, var, (f64::from(scale_q) / 256.0).exp2()))
 }
 

@@ -5,8 +5,8 @@
 use prost::Message;
 
 use super::{
-    detail_map, PromptError, StructuredPrompt, AC_MAX, C_DC_STEP, ENERGY_MAX, LUMA_STD_MAX, MAX_GRID, ORIENTATIONS, SCALES,
-    Y_DC_STEP,
+    detail_map, PromptError, StructuredPrompt, AC_MAX, C_DC_STEP, ENERGY_MAX, LUMA_STD_MAX, MAX_GRID, ORIENTATIONS,
+    SCALES, Y_DC_STEP,
 };
 use crate::segment::BlockMask;
 
@@ -128,12 +128,7 @@ pub(crate) fn grid_of(p: &StructuredPrompt, limits: &PromptLimits) -> Result<(u3
 }
 
 /// Decodes segment `i`'s geometry and checks it against the grid (non-empty, same grid).
-pub(crate) fn segment_geometry(
-    p: &StructuredPrompt,
-    i: usize,
-    wb: u32,
-    hb: u32,
-) -> Result<BlockMask, PromptError> {
+pub(crate) fn segment_geometry(p: &StructuredPrompt, i: usize, wb: u32, hb: u32) -> Result<BlockMask, PromptError> {
     let m = BlockMask::decode(&p.segments[i].geometry, wb as usize * hb as usize)
         .map_err(|source| PromptError::Geometry { segment: i, source })?;
     if m.width_blocks() != wb || m.height_blocks() != hb || m.block() != p.block {

@@ -53,8 +53,9 @@ pub fn safe_prior(prompt: &StructuredPrompt, failed: &[usize]) -> Repaired {
     let n = p.segments.len();
     let nb = wb as usize * hb as usize;
     let mut geo: Vec<Option<BlockMask>> = (0..n).map(|i| segment_geometry(&p, i, wb, hb).ok()).collect();
-    let bad: Vec<bool> =
-        (0..n).map(|i| failed.contains(&i) || geo[i].is_none() || check_fields(&p, i, limits.max_caption_bytes).is_err()).collect();
+    let bad: Vec<bool> = (0..n)
+        .map(|i| failed.contains(&i) || geo[i].is_none() || check_fields(&p, i, limits.max_caption_bytes).is_err())
+        .collect();
     // Blocks claimed by valid segments (first claim wins); overlapping bad geometry is dropped.
     let mut owner = vec![usize::MAX; nb];
     for pass in [false, true] {
@@ -180,11 +181,7 @@ fn blend(p: &StructuredPrompt, nbrs: &[usize], geo: &[Option<BlockMask>]) -> (Co
         cr: vec![(dc[2] / w).round().clamp(-c_lim, c_lim) as i32],
     };
     let texture = TextureStats {
-        energy: energy
-            .unwrap_or_default()
-            .iter()
-            .map(|e| ((e / w).round() as u32).min(super::ENERGY_MAX))
-            .collect(),
+        energy: energy.unwrap_or_default().iter().map(|e| ((e / w).round() as u32).min(super::ENERGY_MAX)).collect(),
         luma_std: ((std / w).round() as u32).min(super::LUMA_STD_MAX),
         // A neighbour's map covers other blocks: a repaired segment has none.
         block_detail: Vec::new(),

@@ -94,7 +94,8 @@ impl ImportanceConfig {
             return err("colour_floor must be in [0, 1]");
         }
         let w_ok = |w: f32| w.is_finite() && w >= 0.0;
-        if !(w_ok(self.saliency_weight) && w_ok(self.detail_weight) && self.saliency_weight + self.detail_weight > 0.0) {
+        if !(w_ok(self.saliency_weight) && w_ok(self.detail_weight) && self.saliency_weight + self.detail_weight > 0.0)
+        {
             return err("weights must be finite, non-negative and not both zero");
         }
         if !(pos(self.detail_percentile) && self.detail_percentile <= 1.0) {
@@ -123,9 +124,18 @@ impl ImportanceMap {
     /// Build a map from external values (e.g. a segmentation model's refinement).
     /// Checks that the grid matches the image size and block, and the value count;
     /// non-finite values become 0 and the rest are clamped to `[0, 1]`.
-    pub fn from_values(image_width: u32, image_height: u32, block: u32, values: Vec<f32>) -> Result<Self, SegmentError> {
+    pub fn from_values(
+        image_width: u32,
+        image_height: u32,
+        block: u32,
+        values: Vec<f32>,
+    ) -> Result<Self, SegmentError> {
         if image_width == 0 || image_height == 0 || block == 0 {
-            return Err(SegmentError::InvalidDimensions { width: image_width, height: image_height, len: values.len() });
+            return Err(SegmentError::InvalidDimensions {
+                width: image_width,
+                height: image_height,
+                len: values.len(),
+            });
         }
         let (wb, hb) = (image_width.div_ceil(block), image_height.div_ceil(block));
         if values.len() as u64 != wb as u64 * hb as u64 {
@@ -232,17 +242,21 @@ pub fn importance_map(img: &RgbImage, cfg: &ImportanceConfig) -> Result<Importan
             ((ws * s + wd * d) / (ws + wd)).clamp(0.0, 1.0)
         })
         .collect();
-    Ok(ImportanceMap { width_blocks: wb as u32, height_blocks: hb as u32, block, image_width: w, image_height: h, values })
+    Ok(ImportanceMap {
+        width_blocks: wb as u32,
+        height_blocks: hb as u32,
+        block,
+        image_width: w,
+        image_height: h,
+        values,
+    })
 }
 
 /// Mean Sobel gradient magnitude (luma 0–255, replicated borders) per block.
 fn detail_density(img: &RgbImage, block: u32, wb: usize, hb: usize) -> Vec<f32> {
     let (w, h) = (img.width() as usize, img.height() as usize);
-    let luma: Vec<f32> = img
-        .as_raw()
-        .chunks_exact(3)
-        .map(|p| 0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32)
-        .collect();
+    let luma: Vec<f32> =
+        img.as_raw().chunks_exact(3).map(|p| 0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32).collect();
     let b = block as usize;
     let mut sums = vec![0f64; wb * hb];
     let at = |x: usize, y: usize| luma[y * w + x];

@@ -70,7 +70,11 @@ impl BlockMask {
             || block == 0
             || bits.len() as u64 != width_blocks as u64 * height_blocks as u64
         {
-            return Err(SegmentError::InvalidDimensions { width: width_blocks, height: height_blocks, len: bits.len() });
+            return Err(SegmentError::InvalidDimensions {
+                width: width_blocks,
+                height: height_blocks,
+                len: bits.len(),
+            });
         }
         Ok(Self { width_blocks, height_blocks, block, bits })
     }
@@ -197,14 +201,9 @@ fn forced_blocks(map: &ImportanceMap, rois: &[Roi]) -> Vec<bool> {
 /// 4-neighbours of block `i` on a `w × h` grid.
 fn neighbours(i: usize, w: usize, h: usize) -> impl Iterator<Item = usize> {
     let (x, y) = (i % w, i / w);
-    [
-        (x > 0).then(|| i - 1),
-        (x + 1 < w).then(|| i + 1),
-        (y > 0).then(|| i - w),
-        (y + 1 < h).then(|| i + w),
-    ]
-    .into_iter()
-    .flatten()
+    [(x > 0).then(|| i - 1), (x + 1 < w).then(|| i + 1), (y > 0).then(|| i - w), (y + 1 < h).then(|| i + w)]
+        .into_iter()
+        .flatten()
 }
 
 /// Key/non-key mask: the `round(key_share · blocks)` most important blocks.
@@ -231,7 +230,11 @@ pub fn key_mask(map: &ImportanceMap, rois: &[Roi], key_share: f64) -> BlockMask 
     // Rank: 0 = most important.
     let value = |i: usize| {
         let v = map.values()[i];
-        if v.is_finite() { v } else { 0.0 }
+        if v.is_finite() {
+            v
+        } else {
+            0.0
+        }
     };
     let centre_d2 = |i: usize| {
         let dx = 2 * (i % w) as i64 + 1 - w as i64;
@@ -338,4 +341,3 @@ pub fn key_mask(map: &ImportanceMap, rois: &[Roi], key_share: f64) -> BlockMask 
 
     BlockMask { width_blocks: w as u32, height_blocks: h as u32, block: map.block(), bits }
 }
-

@@ -249,9 +249,9 @@ pub fn encode(img: &RgbImage, req: &SemanticRequest, cfg: &SemanticConfig) -> Re
         .map_err(|e| CodecError::InvalidConfig(e.to_string()))?;
     // More key blocks as the SNR rises (each key pixel needs fewer channel uses to beat
     // what the generator would invent); unknown SNR plans for 10 dB.
-    let share = cfg
-        .key_share
-        .unwrap_or_else(|| key_share_for(3.0 * rho, req.snr_db.unwrap_or(10.0)).clamp(cfg.key_share_min, cfg.key_share_max));
+    let share = cfg.key_share.unwrap_or_else(|| {
+        key_share_for(3.0 * rho, req.snr_db.unwrap_or(10.0)).clamp(cfg.key_share_min, cfg.key_share_max)
+    });
     let key = key_mask(&map, &req.rois, share);
     let planes = rgb_to_ycbcr(img);
     let encoder = HybridDct::new(cfg.hybrid.clone()).map_err(key_error)?;
@@ -359,10 +359,15 @@ fn attach_caption(p: &mut StructuredPrompt, caption: Option<&str>) {
 }
 
 /// Reconstructs the image (module docs).
-pub fn decode(rx: &Received, cfg: &SemanticConfig, generator: &dyn Generator) -> Result<SemanticReconstruction, CodecError> {
+pub fn decode(
+    rx: &Received,
+    cfg: &SemanticConfig,
+    generator: &dyn Generator,
+) -> Result<SemanticReconstruction, CodecError> {
     cfg.validate()?;
     let pattern = pilot_pattern(&cfg.pilots())?;
-    let mcs = Mcs::from_index(rx.meta_mcs).map_err(|e| CodecError::MetadataCorrupt(format!("frame header MCS: {e}")))?;
+    let mcs =
+        Mcs::from_index(rx.meta_mcs).map_err(|e| CodecError::MetadataCorrupt(format!("frame header MCS: {e}")))?;
     let eq = equalise(&rx.stream, &pattern)?;
     let m = rx.meta_symbols;
     if m == 0 || m > eq.symbols.len() {
@@ -386,8 +391,8 @@ pub fn decode(rx: &Received, cfg: &SemanticConfig, generator: &dyn Generator) ->
         let d = digital::decode(&eq.symbols[r.clone()], &eq.h[r.clone()], &eq.noise_var[r], mcs, DemapMethod::MaxLog)?;
         Ok(d.payload.filter(|p| p.len() == bytes))
     };
-    let pre =
-        record(PREAMBLE_BYTES, &pre_mcs)?.ok_or_else(|| CodecError::MetadataCorrupt("preamble failed its CRC".into()))?;
+    let pre = record(PREAMBLE_BYTES, &pre_mcs)?
+        .ok_or_else(|| CodecError::MetadataCorrupt("preamble failed its CRC".into()))?;
     let (core_len, records_mcs) = parse_preamble(&pre).map_err(CodecError::MetadataInvalid)?;
     if records_mcs != mcs.index {
         return Err(CodecError::MetadataInvalid(format!(

@@ -64,9 +64,7 @@ impl<'a> BitReader<'a> {
 
 /// Packs bits MSB-first into bytes, zero-padding the last byte.
 pub(crate) fn to_bytes(bits: &[bool]) -> Vec<u8> {
-    bits.chunks(8)
-        .map(|c| c.iter().enumerate().fold(0u8, |acc, (i, &b)| acc | ((b as u8) << (7 - i))))
-        .collect()
+    bits.chunks(8).map(|c| c.iter().enumerate().fold(0u8, |acc, (i, &b)| acc | ((b as u8) << (7 - i)))).collect()
 }
 
 /// Number of bits needed to represent `max_value` (at least 1).

@@ -47,10 +47,7 @@ impl Chunk {
 /// Grid clamped to the plane size so that no chunk is empty (a 16×16 grid on an 8-pixel
 /// high image becomes 8×16).
 pub(crate) fn effective_grid(grid: (u16, u16), height: usize, width: usize) -> (usize, usize) {
-    (
-        (grid.0 as usize).clamp(1, height.max(1)),
-        (grid.1 as usize).clamp(1, width.max(1)),
-    )
+    ((grid.0 as usize).clamp(1, height.max(1)), (grid.1 as usize).clamp(1, width.max(1)))
 }
 
 /// All chunks, global index order: channel Y, Cb, Cr; within a channel row-major over the
@@ -63,13 +60,7 @@ pub(crate) fn chunks(height: usize, width: usize, luma: (usize, usize), chroma: 
             let (r0, r1) = (i * height / gr, (i + 1) * height / gr);
             for j in 0..gc {
                 let (c0, c1) = (j * width / gc, (j + 1) * width / gc);
-                out.push(Chunk {
-                    channel,
-                    row0: r0,
-                    rows: r1 - r0,
-                    col0: c0,
-                    cols: c1 - c0,
-                });
+                out.push(Chunk { channel, row0: r0, rows: r1 - r0, col0: c0, cols: c1 - c0 });
             }
         }
     }
@@ -103,11 +94,7 @@ impl LambdaQuant {
         if lo > hi {
             (lo, hi) = (0.0, 0.0);
         }
-        Self {
-            bits,
-            lo_q: (lo * LOG2_FIXED_SCALE).floor() as i16,
-            hi_q: (hi * LOG2_FIXED_SCALE).ceil() as i16,
-        }
+        Self { bits, lo_q: (lo * LOG2_FIXED_SCALE).floor() as i16, hi_q: (hi * LOG2_FIXED_SCALE).ceil() as i16 }
     }
 
     fn levels_minus_one(&self) -> f64 {
@@ -193,11 +180,7 @@ impl FieldWidths {
     /// partial chunk.
     pub(crate) fn meta_bits(&self, lambda_bits: u8, selected: usize, partial: bool) -> usize {
         let lb = lambda_bits as usize;
-        let partial_bits = if partial {
-            self.chunk_idx_bits as usize + lb + self.count_bits as usize
-        } else {
-            0
-        };
+        let partial_bits = if partial { self.chunk_idx_bits as usize + lb + self.count_bits as usize } else { 0 };
         HEADER_BITS + self.total_chunks + selected * lb + 1 + partial_bits + CRC_BITS
     }
 }
@@ -316,10 +299,7 @@ impl Metadata {
         let lo_q = r.get(16).ok_or_else(short)? as u16 as i16;
         let hi_q = r.get(16).ok_or_else(short)? as u16 as i16;
         let range_q = |v: f64| (v * LOG2_FIXED_SCALE) as i16;
-        if lo_q > hi_q
-            || lo_q < range_q(LOG2_LAMBDA_MIN)
-            || hi_q > range_q(LOG2_LAMBDA_MAX) + 1
-        {
+        if lo_q > hi_q || lo_q < range_q(LOG2_LAMBDA_MIN) || hi_q > range_q(LOG2_LAMBDA_MAX) + 1 {
             return Err(MetaParseError::Invalid(format!("invalid log2 lambda range [{lo_q}, {hi_q}]/256")));
         }
         let fw = FieldWidths::new(h, w, luma, chroma);
@@ -394,10 +374,8 @@ impl AnalogPlan {
             .zip(meta.lambda_idx.iter().copied())
             .collect();
         sel.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        let mut order: Vec<(usize, f64, f64, usize)> = sel
-            .into_iter()
-            .map(|(i, q)| (i, meta.quant.value(q), 0.0, chunks[i].len()))
-            .collect();
+        let mut order: Vec<(usize, f64, f64, usize)> =
+            sel.into_iter().map(|(i, q)| (i, meta.quant.value(q), 0.0, chunks[i].len())).collect();
         if let Some(p) = meta.partial {
             order.push((p.chunk, meta.quant.value(p.lambda_idx), 0.0, p.count));
         }

@@ -151,13 +151,7 @@ pub enum CodecError {
         "channel-use budget {budget} too small: pilots and metadata alone need {needed} \
          (rho = {rho}, {width}x{height})"
     )]
-    BudgetTooSmall {
-        budget: usize,
-        needed: usize,
-        rho: f64,
-        width: u32,
-        height: u32,
-    },
+    BudgetTooSmall { budget: usize, needed: usize, rho: f64, width: u32, height: u32 },
     #[error("physical layer: {0}")]
     Phy(#[from] PhyError),
     #[error("metadata corrupt, cannot reconstruct: {0}")]
@@ -204,7 +198,11 @@ impl ChannelUseSplit {
     /// Bandwidth ratio actually used, `total / (H·W·3)` (DESIGN §2); 0 for an empty image.
     pub fn rho(&self, height: u32, width: u32) -> f64 {
         let px = height as f64 * width as f64;
-        if px > 0.0 { self.total as f64 / (3.0 * px) } else { 0.0 }
+        if px > 0.0 {
+            self.total as f64 / (3.0 * px)
+        } else {
+            0.0
+        }
     }
 
     /// Channel uses per pixel, `total / (H·W)`; 0 for an empty image.
@@ -312,13 +310,7 @@ pub fn encode(img: &RgbImage, rho: f64, cfg: &SoftCastConfig) -> Result<Transmis
     let overhead = |sel: usize, partial: bool| mcs.symbols_for(meta_payload_bytes(fw.meta_bits(lb, sel, partial)));
     let min_needed = overhead(0, false);
     if min_needed > capacity {
-        return Err(CodecError::BudgetTooSmall {
-            budget,
-            needed: pattern.total_len(min_needed),
-            rho,
-            width,
-            height,
-        });
+        return Err(CodecError::BudgetTooSmall { budget, needed: pattern.total_len(min_needed), rho, width, height });
     }
 
     // Mean removal and DCT.
@@ -361,18 +353,13 @@ pub fn encode(img: &RgbImage, rho: f64, cfg: &SoftCastConfig) -> Result<Transmis
     });
     let selected_ids = &by_energy[..nsel];
 
-    let quant = LambdaQuant::covering(
-        lb,
-        selected_ids.iter().chain(partial_count.iter().map(|(i, _)| i)).map(|&i| lambda[i]),
-    );
+    let quant =
+        LambdaQuant::covering(lb, selected_ids.iter().chain(partial_count.iter().map(|(i, _)| i)).map(|&i| lambda[i]));
     let mut selected = vec![false; chunk_list.len()];
     for &i in selected_ids {
         selected[i] = true;
     }
-    let lambda_idx: Vec<u16> = (0..chunk_list.len())
-        .filter(|&i| selected[i])
-        .map(|i| quant.index(lambda[i]))
-        .collect();
+    let lambda_idx: Vec<u16> = (0..chunk_list.len()).filter(|&i| selected[i]).map(|i| quant.index(lambda[i])).collect();
     let meta = Metadata {
         height: height as u16,
         width: width as u16,
@@ -382,11 +369,7 @@ pub fn encode(img: &RgbImage, rho: f64, cfg: &SoftCastConfig) -> Result<Transmis
         quant,
         selected,
         lambda_idx,
-        partial: partial_count.map(|(chunk, count)| Partial {
-            chunk,
-            lambda_idx: quant.index(lambda[chunk]),
-            count,
-        }),
+        partial: partial_count.map(|(chunk, count)| Partial { chunk, lambda_idx: quant.index(lambda[chunk]), count }),
     };
 
     // Analog symbols, mapped exactly as the receiver will invert them.
@@ -433,7 +416,8 @@ pub fn encode(img: &RgbImage, rho: f64, cfg: &SoftCastConfig) -> Result<Transmis
 pub fn decode(rx: &Received, cfg: &SoftCastConfig) -> Result<Reconstruction, CodecError> {
     cfg.validate()?;
     let pattern = pilot_pattern(cfg)?;
-    let mcs = Mcs::from_index(rx.meta_mcs).map_err(|e| CodecError::MetadataCorrupt(format!("frame header MCS: {e}")))?;
+    let mcs =
+        Mcs::from_index(rx.meta_mcs).map_err(|e| CodecError::MetadataCorrupt(format!("frame header MCS: {e}")))?;
     let eq = equalise(&rx.stream, &pattern)?;
     let m = rx.meta_symbols;
     if m == 0 || m > eq.len() {
@@ -588,7 +572,11 @@ pub(crate) fn segments(pattern: &PilotPattern, stream: &[C32], meta: usize) -> V
             SegmentKind::Pilot
         } else {
             data_index += 1;
-            if data_index <= meta { SegmentKind::Meta } else { SegmentKind::Analog }
+            if data_index <= meta {
+                SegmentKind::Meta
+            } else {
+                SegmentKind::Analog
+            }
         };
         match out.last_mut() {
             Some(seg) if seg.kind == kind => seg.symbols.push(s),

@@ -2,11 +2,7 @@ use super::*;
 
 fn gradient_image(w: u32, h: u32) -> RgbImage {
     RgbImage::from_fn(w, h, |x, y| {
-        image::Rgb([
-            (x * 255 / w.max(1)) as u8,
-            (y * 255 / h.max(1)) as u8,
-            (((x + y) * 7) % 256) as u8,
-        ])
+        image::Rgb([(x * 255 / w.max(1)) as u8, (y * 255 / h.max(1)) as u8, (((x + y) * 7) % 256) as u8])
     })
 }
 
@@ -14,7 +10,13 @@ fn gradient_image(w: u32, h: u32) -> RgbImage {
 /// that even small transmissions span several blocks (exercises the interleaving of
 /// pilot, metadata and analog runs).
 fn small_cfg() -> SoftCastConfig {
-    SoftCastConfig { chunks_luma: (4, 4), chunks_chroma: (2, 2), pilot_block: 256, pilots_per_block: 8, ..Default::default() }
+    SoftCastConfig {
+        chunks_luma: (4, 4),
+        chunks_chroma: (2, 2),
+        pilot_block: 256,
+        pilots_per_block: 8,
+        ..Default::default()
+    }
 }
 
 fn noiseless(tx: &Transmission, cfg: &SoftCastConfig) -> Received {
@@ -101,7 +103,8 @@ fn split_accounts_for_every_symbol_and_respects_budget() {
     // The default grids need ~7200 metadata symbols (QPSK 1/5), so they get larger
     // images or ratios than the small test grids.
     let small: &[(u32, u32, f64)] = &[(64, 48, 1.0 / 4.0), (50, 50, 1.0 / 8.0), (200, 120, 1.0 / 32.0), (9, 7, 8.0)];
-    let large: &[(u32, u32, f64)] = &[(300, 200, 1.0 / 8.0), (512, 512, 1.0 / 32.0), (61, 45, 4.0), (451, 300, 1.0 / 16.0)];
+    let large: &[(u32, u32, f64)] =
+        &[(300, 200, 1.0 / 8.0), (512, 512, 1.0 / 32.0), (61, 45, 4.0), (451, 300, 1.0 / 16.0)];
     for (cfg, cases) in [(small_cfg(), small), (SoftCastConfig::default(), large)] {
         let pattern = pilot_pattern(&cfg).unwrap();
         let mcs = Mcs::from_index(cfg.meta_mcs).unwrap();
@@ -110,7 +113,8 @@ fn split_accounts_for_every_symbol_and_respects_budget() {
             let tx = encode(&img, rho, &cfg).unwrap();
             let s = tx.split;
             let tag = format!("{w}x{h} rho {rho} L {}: {s:?}", cfg.pilot_block);
-            let count = |k: SegmentKind| tx.segments.iter().filter(|g| g.kind == k).map(|g| g.symbols.len()).sum::<usize>();
+            let count =
+                |k: SegmentKind| tx.segments.iter().filter(|g| g.kind == k).map(|g| g.symbols.len()).sum::<usize>();
             assert_eq!(s.pilots, count(SegmentKind::Pilot), "{tag}");
             assert_eq!(s.meta, count(SegmentKind::Meta), "{tag}");
             assert_eq!(s.analog, count(SegmentKind::Analog), "{tag}");
@@ -134,7 +138,10 @@ fn split_accounts_for_every_symbol_and_respects_budget() {
                     assert_eq!(*z, pattern.pilots()[pos % l], "{tag}: pilot at {pos}");
                 }
             }
-            assert_eq!(pattern.extract(&stream, Some(0.0), Estimator::Ls, Csi::Estimated).unwrap().symbols, data_symbols(&tx));
+            assert_eq!(
+                pattern.extract(&stream, Some(0.0), Estimator::Ls, Csi::Estimated).unwrap().symbols,
+                data_symbols(&tx)
+            );
 
             // Metadata size follows from the selection; when not every chunk fits, the
             // data part fills the capacity exactly with a partial chunk, and without
@@ -144,7 +151,8 @@ fn split_accounts_for_every_symbol_and_respects_budget() {
             let chroma = effective_grid(cfg.chunks_chroma, h as usize, w as usize);
             let fw = FieldWidths::new(h as usize, w as usize, luma, chroma);
             let partial = tx.partial_coefficients > 0;
-            let meta_for = |p: bool| mcs.symbols_for(meta_payload_bytes(fw.meta_bits(cfg.lambda_bits, tx.chunks_sent, p)));
+            let meta_for =
+                |p: bool| mcs.symbols_for(meta_payload_bytes(fw.meta_bits(cfg.lambda_bits, tx.chunks_sent, p)));
             assert_eq!(s.meta, meta_for(partial), "{tag}");
             if tx.chunks_sent < tx.chunks_total {
                 let cap = data_capacity(&pattern, s.budget);
@@ -175,13 +183,8 @@ fn noiseless_high_rho_is_near_lossless() {
         assert_eq!(rec.chunks_sent, tx.chunks_sent);
         assert_eq!(rec.erased_analog, 0);
         assert!((rec.mean_gain_est - 1.0).abs() < 1e-4, "{}", rec.mean_gain_est);
-        let max_err = img
-            .as_raw()
-            .iter()
-            .zip(rec.image.as_raw())
-            .map(|(a, b)| (*a as i32 - *b as i32).abs())
-            .max()
-            .unwrap();
+        let max_err =
+            img.as_raw().iter().zip(rec.image.as_raw()).map(|(a, b)| (*a as i32 - *b as i32).abs()).max().unwrap();
         assert!(max_err <= 1, "max pixel error {max_err}");
     }
 }
@@ -200,7 +203,8 @@ fn stream_cut_inside_a_pilot_block_still_decodes() {
     assert!(blocks >= 3, "need a few blocks, have {}", rx.stream.len());
     // Keep the blocks before the last full one plus 3 of its pilots.
     let keep = (blocks - 1) * l + 3;
-    let lost_data = pilot_pattern(&cfg).unwrap().data_len(rx.stream.len()).unwrap() - (blocks - 1) * (l - cfg.pilots_per_block);
+    let lost_data =
+        pilot_pattern(&cfg).unwrap().data_len(rx.stream.len()).unwrap() - (blocks - 1) * (l - cfg.pilots_per_block);
     rx.stream.truncate(keep);
     let rec = decode(&rx, &cfg).unwrap();
     assert_eq!(rec.erased_analog, lost_data);
@@ -217,10 +221,7 @@ fn budget_too_small_is_reported() {
     }
     assert!(matches!(encode(&img, f64::NAN, &small_cfg()), Err(CodecError::InvalidRho(_))));
     assert!(matches!(encode(&img, -1.0, &small_cfg()), Err(CodecError::InvalidRho(_))));
-    assert!(matches!(
-        encode(&RgbImage::new(0, 5), 1.0, &small_cfg()),
-        Err(CodecError::UnsupportedImageSize { .. })
-    ));
+    assert!(matches!(encode(&RgbImage::new(0, 5), 1.0, &small_cfg()), Err(CodecError::UnsupportedImageSize { .. })));
     let bad_cfgs = [
         SoftCastConfig { chunks_luma: (0, 4), ..small_cfg() },
         SoftCastConfig { lambda_bits: 0, ..small_cfg() },
@@ -263,4 +264,3 @@ fn tiny_images_work() {
         assert!(err <= Some(1), "{w}x{h}: {err:?}");
     }
 }
-

@@ -22,7 +22,9 @@ use crate::conditions::PatchInputs;
 use crate::rng::NoiseRng;
 use crate::schedule::{NoiseSchedule, ScheduleConfig};
 use crate::unet::{Conditioning, Config, UNet};
-use crate::weights::{msg, new_unet_trainable, safetensors_metadata, save_model, sorted_vars, varmap_tensors, WeightFormat};
+use crate::weights::{
+    msg, new_unet_trainable, safetensors_metadata, save_model, sorted_vars, varmap_tensors, WeightFormat,
+};
 use adam::AdamW;
 use data::{random_crop, received_conditions, ConditionRanges, Corpus};
 

@@ -127,7 +127,8 @@ fn erased_symbols_are_counted_and_bad_side_info_is_an_error() {
     let rx = AnalogRx { symbols: &y, h: &h, noise_var: &nv };
     assert!(matches!(enc.decode(&out.side[1..], &key, 64, 64, y.len(), rx), Err(KeyError::SideInfo(_))));
     for seed in 0..20u8 {
-        let junk: Vec<u8> = (0..out.side.len()).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed.wrapping_mul(17))).collect();
+        let junk: Vec<u8> =
+            (0..out.side.len()).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed.wrapping_mul(17))).collect();
         if let Ok(d) = enc.decode(&junk, &key, 64, 64, y.len(), rx) {
             assert!(d.planes.y.iter().all(|v| v.is_finite()));
         }
