@@ -366,7 +366,7 @@ impl LdpcDecoder {
         let z = code.z();
         let kb = code.base_graph().info_cols();
         let (min, max) = ((kb + 4) * z, code.num_base_cols() * z);
-        if llr.len() % z != 0 || llr.len() < min || llr.len() > max {
+        if !llr.len().is_multiple_of(z) || llr.len() < min || llr.len() > max {
             return Err(LdpcError::LlrLength { len: llr.len(), z, min, max });
         }
         if let Some(index) = llr.iter().position(|x| x.is_nan()) {

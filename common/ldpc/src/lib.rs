@@ -69,7 +69,7 @@ pub fn bytes_to_bits(bytes: &[u8]) -> Vec<u8> {
 /// Converts bits (MSB first) back to bytes. Errors if the length is not a
 /// multiple of 8 or a value is not 0/1.
 pub fn bits_to_bytes(bits: &[u8]) -> Result<Vec<u8>, LdpcError> {
-    if bits.len() % 8 != 0 {
+    if !bits.len().is_multiple_of(8) {
         return Err(LdpcError::Length {
             what: "bit count for bits_to_bytes (must be a multiple of 8)",
             expected: bits.len().div_ceil(8) * 8,

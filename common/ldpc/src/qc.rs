@@ -201,15 +201,15 @@ impl QcCode {
         let mut done = [false; 4];
         while self.core_order.len() < 3 {
             let mut progressed = false;
-            for i in 0..4 {
-                if done[i] {
+            for (i, row_done) in done.iter_mut().enumerate() {
+                if *row_done {
                     continue;
                 }
                 let unknown: Vec<usize> =
                     self.row(i).filter(|&(c, _)| c >= kb && c < kb + 4 && !known[c - kb]).map(|(c, _)| c).collect();
                 if unknown.len() == 1 {
                     known[unknown[0] - kb] = true;
-                    done[i] = true;
+                    *row_done = true;
                     self.core_order.push((i, unknown[0]));
                     progressed = true;
                 }
@@ -301,7 +301,7 @@ impl QcCode {
     /// `cw` (its length must be a multiple of Z covering every column used).
     pub fn first_rows_satisfied(&self, cw: &[u8], rows: usize) -> bool {
         let z = self.z;
-        if cw.len() % z != 0 || rows > self.num_base_rows() {
+        if !cw.len().is_multiple_of(z) || rows > self.num_base_rows() {
             return false;
         }
         let ncols = cw.len() / z;

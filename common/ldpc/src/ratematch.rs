@@ -137,7 +137,7 @@ impl CodeBlockSpec {
         if output_bits_e == 0 {
             return Err(LdpcError::InvalidSize("E must be > 0"));
         }
-        if output_bits_e % qm != 0 {
+        if !output_bits_e.is_multiple_of(qm) {
             return Err(LdpcError::NotMultipleOfQm { what: "E", bits: output_bits_e, qm });
         }
         if output_bits_e > u32::MAX as usize / 2 {

@@ -64,7 +64,7 @@ impl TransportBlockSpec {
             return Err(LdpcError::InvalidSize("A and G must be > 0"));
         }
         check_qm(qm)?;
-        if output_bits_g % qm != 0 {
+        if !output_bits_g.is_multiple_of(qm) {
             return Err(LdpcError::NotMultipleOfQm { what: "G", bits: output_bits_g, qm });
         }
         let b = payload_bits_a + TB_CRC.len();
@@ -83,7 +83,7 @@ impl TransportBlockSpec {
             return Err(LdpcError::InvalidSize("A and G must be > 0"));
         }
         check_qm(qm)?;
-        if output_bits_g % qm != 0 {
+        if !output_bits_g.is_multiple_of(qm) {
             return Err(LdpcError::NotMultipleOfQm { what: "G", bits: output_bits_g, qm });
         }
         let seg = segmentation(payload_bits_a + TB_CRC.len(), bg)?;

@@ -61,12 +61,16 @@ const PALETTE: [RGBColor; 8] = [
     RGBColor(127, 127, 127),
 ];
 
+/// An axis range, `(min, max)`.
+type AxisRange = (f64, f64);
+
 impl Chart {
     fn usable(&self, p: &(f64, f64)) -> bool {
         p.0.is_finite() && p.1.is_finite() && (!self.log_y || p.1 > 0.0)
     }
 
-    fn ranges(&self) -> Result<((f64, f64), (f64, f64)), PlotError> {
+    /// The (x, y) axis ranges, each `(min, max)`.
+    fn ranges(&self) -> Result<(AxisRange, AxisRange), PlotError> {
         let pts: Vec<(f64, f64)> =
             self.series.iter().flat_map(|s| s.points.iter().copied()).filter(|p| self.usable(p)).collect();
         if pts.is_empty() {

@@ -114,7 +114,7 @@ impl EvalSet {
 pub fn train_lora(opts: &LoraTrainOptions, dev: &Device, mut on_step: impl FnMut(usize, f64)) -> Result<LoraSummary> {
     let base = ModelFile::from_path(&opts.base, dev)?;
     let m = base.unet.size_multiple() as u32;
-    if opts.crop == 0 || opts.crop % m != 0 || opts.batch == 0 || opts.steps == 0 {
+    if opts.crop == 0 || !opts.crop.is_multiple_of(m) || opts.batch == 0 || opts.steps == 0 {
         candle_core::bail!("train lora: crop must be a positive multiple of {m}, batch and steps positive");
     }
     if !(opts.train_fraction > 0.0 && opts.train_fraction < 1.0) {

@@ -309,7 +309,7 @@ pub fn train_diffusion(
     mut on_step: impl FnMut(usize, f64),
 ) -> Result<TrainSummary> {
     let m = opts.unet.size_multiple() as u32;
-    if opts.crop == 0 || opts.crop % m != 0 || opts.batch == 0 || opts.steps == 0 {
+    if opts.crop == 0 || !opts.crop.is_multiple_of(m) || opts.batch == 0 || opts.steps == 0 {
         candle_core::bail!("train: crop must be a positive multiple of {m}, batch and steps positive");
     }
     std::fs::create_dir_all(&opts.out).map_err(|e| msg(format!("{}: {e}", opts.out.display())))?;
