@@ -330,7 +330,8 @@ fn the_command_line_runs_a_rayleigh_sweep() {
 #[test]
 fn semcom_diffusion_shares_semcoms_key_regions_and_regenerates_the_rest() {
     use semcom_cli::eval::channel::{cell_seed, ChannelSpec};
-    use semcom_cli::eval::methods::{self, Cell};
+    use semcom_cli::eval::method::Cell;
+    use semcom_cli::eval::methods;
 
     const SIDE: u32 = 128;
     let full = image::open(sample("chelsea.png")).expect("sample").to_rgb8();

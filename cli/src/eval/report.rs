@@ -9,9 +9,11 @@ use anyhow::{Context, Result};
 use image::{imageops, Rgb, RgbImage};
 use semcom_plot::{Chart, Series};
 
+use super::channel::ChannelKind;
+use super::images::EvalImage;
 use super::methods::{SEMCOM, SEMCOM_DIFFUSION};
+use super::options::{snr_key, EvalOptions};
 use super::rows::Row;
-use super::{peak_memory, snr_key, EvalImage, EvalOptions, TileKey};
 
 /// The adaptive envelope's method name.
 pub const BEST: &str = "jpeg-ldpc-best";
@@ -23,6 +25,9 @@ pub const TILE_H: u32 = 96;
 /// Space between tiles, and extra space before each SNR's group of tiles.
 pub const GAP: u32 = 4;
 pub const GROUP_GAP: u32 = 16;
+
+/// Identifies a grid tile: (image index, method, SNR in µdB).
+pub type TileKey = (usize, String, i64);
 
 /// A reconstruction shrunk to a grid tile.
 pub fn tile(img: &RgbImage) -> RgbImage {
@@ -140,7 +145,7 @@ pub fn write_all(
         sizes.join(", "),
         opts.snrs_db.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", "),
         opts.channels.iter().map(|c| c.name()).collect::<Vec<_>>().join(", "),
-        if opts.channels.contains(&super::ChannelKind::Rayleigh) {
+        if opts.channels.contains(&ChannelKind::Rayleigh) {
             format!(" (Rayleigh block fading, coherence {} symbols)", opts.coherence)
         } else {
             String::new()
@@ -364,6 +369,14 @@ fn grid(
         }
     }
     Ok(out)
+}
+
+/// Peak resident memory of this process (VmHWM), e.g. "812 MB"; `None` off Linux.
+pub fn peak_memory() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: u64 =
+        status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(format!("{:.0} MB", kb as f64 / 1024.0))
 }
 
 /// Path of a chart's PNG for a metric, channel and ρ label (for tests and the README).
