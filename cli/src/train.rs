@@ -55,17 +55,22 @@ pub fn lora(opts: &LoraTrainOptions) -> Result<LoraSummary> {
     Ok(s)
 }
 
-/// Reads `step,loss,…` rows and plots the raw loss and its 100-step running mean.
+/// The columns of a `loss.csv` line that the plot uses (`step,loss,lr,elapsed_s`).
+#[derive(serde::Deserialize)]
+struct LossLine {
+    step: f64,
+    loss: f64,
+}
+
+/// Reads `step,loss,…` rows and plots the raw loss and its 100-step running mean; lines
+/// that do not parse (a torn last line of a running training) are skipped.
 pub fn plot_loss(csv: &Path, stem: &PathBuf, title: &str) -> Result<()> {
-    let text = std::fs::read_to_string(csv).with_context(|| format!("reading {}", csv.display()))?;
-    let pts: Vec<(f64, f64)> = text
-        .lines()
-        .skip(1)
-        .filter_map(|l| {
-            let mut it = l.split(',');
-            Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
-        })
-        .collect();
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_path(csv)
+        .with_context(|| format!("reading {}", csv.display()))?;
+    let pts: Vec<(f64, f64)> =
+        reader.deserialize::<LossLine>().filter_map(|l| l.ok()).map(|l| (l.step, l.loss)).collect();
     let mean: Vec<(f64, f64)> = pts
         .iter()
         .enumerate()
