@@ -101,10 +101,63 @@ impl Method for SoftCast {
     }
 }
 
-/// Method names as the CLI takes them; `jpeg-ldpc` stands for one method per MCS of
-/// `mcs`, and `jpeg-ldpc-mcsN` names one directly. `semcom-diffusion` loads its model
-/// from `diffusion` here, once for the whole sweep.
-pub fn build(names: &[String], mcs: &[u8], diffusion: &DiffusionSettings) -> Result<Vec<Box<dyn Method>>> {
+/// A method as the command line and [`EvalOptions`](super::EvalOptions) name it: by the
+/// name of its rows, or `jpeg-ldpc` for one method per MCS of `--mcs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MethodChoice {
+    /// `semcom`: the semantic codec with the classical (model-free) fill.
+    Semcom,
+    /// `semcom-diffusion`: the semantic codec with the diffusion generator.
+    SemcomDiffusion,
+    /// `softcast`: whole-image SoftCast.
+    SoftCast,
+    /// `jpeg-ldpc`: one `jpeg-ldpc-mcsN` per MCS of `--mcs`.
+    JpegLdpc,
+    /// `jpeg-ldpc-mcsN`: JPEG + LDPC at MCS N.
+    JpegLdpcMcs(u8),
+    /// `jpeg-capacity`: the JPEG-at-capacity reference line.
+    JpegCapacity,
+}
+
+/// The methods of a sweep unless told otherwise: all of them.
+pub const DEFAULT_METHODS: [MethodChoice; 5] = [
+    MethodChoice::Semcom,
+    MethodChoice::SemcomDiffusion,
+    MethodChoice::SoftCast,
+    MethodChoice::JpegLdpc,
+    MethodChoice::JpegCapacity,
+];
+
+impl std::str::FromStr for MethodChoice {
+    type Err = anyhow::Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s.trim() {
+            SEMCOM => MethodChoice::Semcom,
+            SEMCOM_DIFFUSION => MethodChoice::SemcomDiffusion,
+            "softcast" => MethodChoice::SoftCast,
+            "jpeg-ldpc" => MethodChoice::JpegLdpc,
+            "jpeg-capacity" => MethodChoice::JpegCapacity,
+            other => match other.strip_prefix("jpeg-ldpc-mcs").map(str::parse::<u8>) {
+                Some(Ok(m)) => MethodChoice::JpegLdpcMcs(m),
+                _ => bail!(
+                    "unknown method {other:?}: semcom, semcom-diffusion, softcast, jpeg-ldpc (one per --mcs), jpeg-ldpc-mcsN, \
+                     jpeg-capacity"
+                ),
+            },
+        })
+    }
+}
+
+/// Parses a comma list of methods (`semcom,softcast,jpeg-ldpc-mcs5`); empty items are
+/// skipped.
+pub fn parse_methods(s: &str) -> Result<Vec<MethodChoice>> {
+    s.split(',').filter(|m| !m.trim().is_empty()).map(str::parse).collect()
+}
+
+/// The methods of a sweep, each once, in the order chosen. `semcom-diffusion` loads its
+/// model from `diffusion` here, once for the whole sweep.
+pub fn build(choices: &[MethodChoice], mcs: &[u8], diffusion: &DiffusionSettings) -> Result<Vec<Box<dyn Method>>> {
     let mut out: Vec<Box<dyn Method>> = Vec::new();
     let mut add = |m: Box<dyn Method>| {
         if !out.iter().any(|o| o.name() == m.name()) {
@@ -112,13 +165,13 @@ pub fn build(names: &[String], mcs: &[u8], diffusion: &DiffusionSettings) -> Res
         }
     };
     let mut seen = std::collections::HashSet::new();
-    // Each name once (so a model named twice is still loaded once).
-    for name in names.iter().map(|n| n.trim()).filter(|n| seen.insert(*n)) {
-        match name {
-            SEMCOM => add(Box::new(Semcom::classical())),
-            SEMCOM_DIFFUSION => add(Box::new(Semcom::diffusion(diffusion)?)),
-            "softcast" => add(Box::<SoftCast>::default()),
-            "jpeg-ldpc" => {
+    // Each choice once (so a model named twice is still loaded once).
+    for &choice in choices.iter().filter(|c| seen.insert(**c)) {
+        match choice {
+            MethodChoice::Semcom => add(Box::new(Semcom::classical())),
+            MethodChoice::SemcomDiffusion => add(Box::new(Semcom::diffusion(diffusion)?)),
+            MethodChoice::SoftCast => add(Box::<SoftCast>::default()),
+            MethodChoice::JpegLdpc => {
                 if mcs.is_empty() {
                     bail!("jpeg-ldpc needs at least one MCS (--mcs)");
                 }
@@ -126,14 +179,8 @@ pub fn build(names: &[String], mcs: &[u8], diffusion: &DiffusionSettings) -> Res
                     add(Box::new(JpegLdpc::new(m)?));
                 }
             }
-            "jpeg-capacity" => add(Box::new(JpegCapacity)),
-            other => match other.strip_prefix("jpeg-ldpc-mcs").map(str::parse::<u8>) {
-                Some(Ok(m)) => add(Box::new(JpegLdpc::new(m)?)),
-                _ => bail!(
-                    "unknown method {other:?}: semcom, semcom-diffusion, softcast, jpeg-ldpc (one per --mcs), jpeg-ldpc-mcsN, \
-                     jpeg-capacity"
-                ),
-            },
+            MethodChoice::JpegLdpcMcs(m) => add(Box::new(JpegLdpc::new(m)?)),
+            MethodChoice::JpegCapacity => add(Box::new(JpegCapacity)),
         }
     }
     if out.is_empty() {
@@ -146,8 +193,8 @@ pub fn build(names: &[String], mcs: &[u8], diffusion: &DiffusionSettings) -> Res
 mod tests {
     use super::*;
 
-    fn names(n: &[&str]) -> Vec<String> {
-        n.iter().map(|s| s.to_string()).collect()
+    fn names(n: &[&str]) -> Vec<MethodChoice> {
+        n.iter().map(|s| s.parse().expect("method")).collect()
     }
 
     /// Both semantic methods are selectable (and in the default set), each once; a
@@ -155,7 +202,7 @@ mod tests {
     #[test]
     fn semantic_methods_with_either_generator() {
         assert!(
-            crate::eval::DEFAULT_METHODS.contains(&SEMCOM) && crate::eval::DEFAULT_METHODS.contains(&SEMCOM_DIFFUSION)
+            DEFAULT_METHODS.contains(&MethodChoice::Semcom) && DEFAULT_METHODS.contains(&MethodChoice::SemcomDiffusion)
         );
         let built =
             build(&names(&["semcom", " semcom-diffusion", "semcom-diffusion"]), &[], &DiffusionSettings::default())
@@ -167,7 +214,11 @@ mod tests {
         let err = build(&names(&["semcom-diffusion"]), &[], &settings).err().expect("missing weights");
         let msg = format!("{err:#}");
         assert!(msg.contains(SEMCOM_DIFFUSION) && msg.contains(&missing.display().to_string()), "{msg}");
-        let err = build(&names(&["diffusion"]), &[], &DiffusionSettings::default()).err().expect("unknown");
+        assert_eq!(
+            parse_methods(" semcom,,jpeg-ldpc-mcs5, jpeg-ldpc ,").expect("methods"),
+            [MethodChoice::Semcom, MethodChoice::JpegLdpcMcs(5), MethodChoice::JpegLdpc]
+        );
+        let err = "diffusion".parse::<MethodChoice>().expect_err("unknown");
         assert!(format!("{err:#}").contains("semcom-diffusion"), "{err:#}");
     }
 }

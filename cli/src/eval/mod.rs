@@ -16,6 +16,7 @@
 //! Region metrics use semcom's key mask of that image, ρ and SNR for every method, so
 //! all methods are measured on the same pixels.
 
+pub mod args;
 pub mod channel;
 mod images;
 mod jpeg;
@@ -34,7 +35,8 @@ use image::RgbImage;
 use semcom_metrics::MetricsError;
 
 pub use images::{load_images, EvalImage};
-pub use options::{parse_rhos, parse_snrs, snr_key, EvalOptions, Rho, DEFAULT_METHODS};
+pub use methods::{MethodChoice, DEFAULT_METHODS};
+pub use options::{parse_rhos, parse_snrs, snr_key, EvalOptions, Rho};
 pub use report::{peak_memory, TileKey};
 
 use channel::{cell_seed, ChannelKind, ChannelSpec};

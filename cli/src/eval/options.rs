@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use semcom_models::DiffusionSettings;
 
 use super::channel::ChannelKind;
-use super::methods;
+use super::methods::{self, MethodChoice, DEFAULT_METHODS};
 use super::rows::SweepSettings;
 
 /// A bandwidth ratio as given on the command line and its value.
@@ -69,9 +69,6 @@ pub fn parse_snrs(s: &str) -> Result<Vec<f64>> {
     Ok(out)
 }
 
-/// The methods of a sweep unless told otherwise: all of them.
-pub const DEFAULT_METHODS: [&str; 5] = ["semcom", "semcom-diffusion", "softcast", "jpeg-ldpc", "jpeg-capacity"];
-
 /// Everything a sweep needs.
 #[derive(Debug, Clone)]
 pub struct EvalOptions {
@@ -85,7 +82,7 @@ pub struct EvalOptions {
     pub rhos: Vec<Rho>,
     /// `semcom`, `semcom-diffusion`, `softcast`, `jpeg-ldpc` (one method per entry of
     /// `mcs`), `jpeg-ldpc-mcsN`, `jpeg-capacity`.
-    pub methods: Vec<String>,
+    pub methods: Vec<MethodChoice>,
     pub mcs: Vec<u8>,
     /// The generator of `semcom-diffusion` (default: the embedded int8 model).
     pub diffusion: DiffusionSettings,
@@ -115,7 +112,7 @@ impl EvalOptions {
             snrs_db: vec![-5.0, 0.0, 5.0, 10.0, 15.0, 20.0],
             channels: vec![ChannelKind::Awgn],
             rhos: vec![Rho { label: "1/32".into(), value: 1.0 / 32.0 }],
-            methods: DEFAULT_METHODS.map(String::from).to_vec(),
+            methods: DEFAULT_METHODS.to_vec(),
             mcs: vec![1, 3, 5, 8],
             diffusion: DiffusionSettings::default(),
             realisations: 1,
@@ -161,7 +158,7 @@ impl EvalOptions {
             "erasure": self.erasure,
         });
         let mut per_method = std::collections::BTreeMap::new();
-        if self.methods.iter().any(|m| m == methods::SEMCOM_DIFFUSION) {
+        if self.methods.contains(&MethodChoice::SemcomDiffusion) {
             per_method.insert(methods::SEMCOM_DIFFUSION.to_string(), serde_json::to_value(&self.diffusion)?);
         }
         Ok(SweepSettings { common, methods: per_method })
