@@ -61,9 +61,9 @@ impl From<GeneratorChoice> for GeneratorKind {
 /// `semcom demo`.
 #[derive(Args, Debug)]
 pub struct DemoArgs {
-    /// Folder of PNG/JPEG images.
-    #[arg(long, default_value = "samples")]
-    images: PathBuf,
+    /// Folder of PNG/JPEG images (default: the bundled samples, built into the binary).
+    #[arg(long)]
+    images: Option<PathBuf>,
     /// Comma-separated Es/N0 values in dB.
     #[arg(long, value_delimiter = ',', default_value = "0,10,20", allow_negative_numbers = true)]
     snr: Vec<f64>,
@@ -115,7 +115,8 @@ pub async fn command(args: DemoArgs) -> Result<()> {
 
 #[derive(Debug, Clone)]
 pub struct DemoOptions {
-    pub images: PathBuf,
+    /// Folder of PNG/JPEG images; `None`: the bundled samples ([`SAMPLES`]).
+    pub images: Option<PathBuf>,
     pub snrs_db: Vec<f64>,
     pub rho: f64,
     pub out: PathBuf,
@@ -129,6 +130,16 @@ pub struct DemoOptions {
     pub generator: GeneratorKind,
 }
 
+/// The repository's `samples/` (file name, contents, sorted by name as a folder's files
+/// are read), built into the binary so that the demo runs from any folder, e.g. after
+/// `cargo install`.
+pub const SAMPLES: [(&str, &[u8]); 4] = [
+    ("astronaut.png", include_bytes!("../../samples/astronaut.png")),
+    ("chelsea.png", include_bytes!("../../samples/chelsea.png")),
+    ("coffee.png", include_bytes!("../../samples/coffee.png")),
+    ("rocket.jpg", include_bytes!("../../samples/rocket.jpg")),
+];
+
 /// One image the demo sends: its name in the output files, the file's bytes (sent to
 /// the sender as they are) and where they came from (for messages).
 struct DemoImage {
@@ -137,8 +148,18 @@ struct DemoImage {
     source: String,
 }
 
-/// The demo's images: the files of `--images`.
-fn demo_images(dir: &Path) -> Result<Vec<DemoImage>> {
+/// The demo's images: the files of `--images`, or the bundled samples.
+fn demo_images(dir: Option<&Path>) -> Result<Vec<DemoImage>> {
+    let Some(dir) = dir else {
+        return Ok(SAMPLES
+            .iter()
+            .map(|(name, bytes)| DemoImage {
+                stem: Path::new(name).file_stem().and_then(|s| s.to_str()).unwrap_or("image").to_owned(),
+                bytes: bytes.to_vec(),
+                source: format!("the bundled sample {name}"),
+            })
+            .collect());
+    };
     image_files(dir)?
         .into_iter()
         .map(|file| {
@@ -205,7 +226,7 @@ pub struct DemoRow {
 /// Image files of a folder (PNG and JPEG), sorted by name.
 pub fn image_files(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("reading {}", dir.display()))?
+        .with_context(|| format!("reading the image folder {}", shown(dir)))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
             matches!(
@@ -216,13 +237,21 @@ pub fn image_files(dir: &Path) -> Result<Vec<PathBuf>> {
         .collect();
     files.sort();
     if files.is_empty() {
-        bail!("no PNG or JPEG images in {}", dir.display());
+        bail!("no PNG or JPEG images in {}", shown(dir));
     }
     Ok(files)
 }
 
+/// A path as given and, when relative, where it points from the current folder.
+fn shown(path: &Path) -> String {
+    match std::path::absolute(path) {
+        Ok(abs) if abs != path => format!("{} ({})", path.display(), abs.display()),
+        _ => path.display().to_string(),
+    }
+}
+
 pub async fn run(opts: &DemoOptions) -> Result<Vec<DemoRow>> {
-    let images = demo_images(&opts.images)?;
+    let images = demo_images(opts.images.as_deref())?;
     std::fs::create_dir_all(&opts.out).with_context(|| format!("creating {}", opts.out.display()))?;
     let data = tempfile::tempdir().context("temporary data directory")?;
     let stack = Stack::start(
@@ -507,6 +536,19 @@ pub fn parse_ratio(s: &str) -> Result<f64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The built-in samples are the repository's samples/, file for file.
+    #[test]
+    fn built_in_samples_are_the_samples_folder() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples");
+        let files = image_files(&dir).expect("samples/");
+        let names: Vec<String> =
+            files.iter().map(|f| f.file_name().and_then(|n| n.to_str()).unwrap_or("").to_owned()).collect();
+        assert_eq!(names, SAMPLES.map(|(name, _)| name));
+        for (file, (name, bytes)) in files.iter().zip(SAMPLES) {
+            assert!(std::fs::read(file).expect("sample") == bytes, "{name} differs from {}", file.display());
+        }
+    }
 
     #[test]
     fn ratios() {

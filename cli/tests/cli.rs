@@ -98,6 +98,49 @@ fn demo_compares_the_codecs_and_writes_masks_prompts_and_a_summary() {
     assert!(summary.contains("## chelsea at 10 dB, semantic, diffusion-int8 generator"), "{summary}");
 }
 
+/// `semcom demo` run from an empty folder, as after `cargo install`: it sends the
+/// samples built into the binary and writes `demo-out/` there. One SNR and the classical
+/// fill keep it short; a missing `--images` folder is an error that names where it looked.
+#[test]
+fn demo_runs_from_any_folder_with_the_built_in_samples() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = Command::new(env!("CARGO_BIN_EXE_semcom"))
+        .args(["demo", "--snr", "10", "--generator", "classical"])
+        .current_dir(dir.path())
+        .output()
+        .expect("run semcom");
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let out = dir.path().join("demo-out");
+    let stems = ["astronaut", "chelsea", "coffee", "rocket"];
+    for stem in stems {
+        for suffix in
+            ["original.png", "snr10dB_semantic.png", "snr10dB_mask.png", "snr10dB_prompt.txt", "snr10dB_prompt.json"]
+        {
+            let f = out.join(format!("{stem}_{suffix}"));
+            assert!(f.is_file(), "{} missing", f.display());
+        }
+    }
+    // The originals are the repository's samples.
+    let original = image::open(out.join("chelsea_original.png")).expect("original").to_rgb8();
+    assert_eq!(original, image::open(sample("chelsea.png")).expect("sample").to_rgb8());
+    let rows: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).expect("summary.json")).expect("JSON");
+    let images: Vec<&str> = rows.as_array().expect("rows").iter().filter_map(|r| r["image"].as_str()).collect();
+    assert_eq!(images, stems);
+    assert!(out.join("summary.md").is_file());
+
+    let run = Command::new(env!("CARGO_BIN_EXE_semcom"))
+        .args(["demo", "--images", "no-such-folder"])
+        .current_dir(dir.path())
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .expect("run semcom");
+    assert!(!run.status.success());
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    let looked_at = dir.path().join("no-such-folder");
+    assert!(stderr.contains(&looked_at.display().to_string()), "{stderr}");
+}
+
 /// `semcom submit` with the semantic options, then `semcom fetch`, against a
 /// running stack: the fetched files are the stored ones.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
