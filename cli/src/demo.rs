@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
+use clap::{Args, ValueEnum};
 use image::RgbImage;
 use semcom_codec::image_io::{decode_image, encode_png, ImageLimits};
 use semcom_proto::v1::{Codec, TransmitOptions};
@@ -17,54 +18,159 @@ use serde::Serialize;
 use crate::client::Clients;
 use crate::stack::{Stack, StackOptions};
 
-/// The codecs the demo can run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DemoCodec {
+/// The codecs the command line names (`semcom demo --codec`, `semcom submit --codec`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CodecChoice {
     Semantic,
     Softcast,
 }
 
-impl DemoCodec {
-    fn proto(self) -> Codec {
+impl CodecChoice {
+    /// The codec in the sender's API.
+    pub fn proto(self) -> Codec {
         match self {
-            DemoCodec::Semantic => Codec::Semantic,
-            DemoCodec::Softcast => Codec::Softcast,
+            CodecChoice::Semantic => Codec::Semantic,
+            CodecChoice::Softcast => Codec::Softcast,
         }
     }
 
     pub fn name(self) -> &'static str {
         match self {
-            DemoCodec::Semantic => "semantic",
-            DemoCodec::Softcast => "softcast",
+            CodecChoice::Semantic => "semantic",
+            CodecChoice::Softcast => "softcast",
         }
     }
 }
 
-impl std::str::FromStr for DemoCodec {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "semantic" => Ok(DemoCodec::Semantic),
-            "softcast" => Ok(DemoCodec::Softcast),
-            _ => Err(format!("unknown codec {s:?}: semantic or softcast")),
+/// The receiver's generators as the command line names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GeneratorChoice {
+    Diffusion,
+    Classical,
+}
+
+impl From<GeneratorChoice> for GeneratorKind {
+    fn from(g: GeneratorChoice) -> Self {
+        match g {
+            GeneratorChoice::Diffusion => GeneratorKind::Diffusion,
+            GeneratorChoice::Classical => GeneratorKind::Classical,
         }
     }
+}
+
+/// `semcom demo`.
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// Folder of PNG/JPEG images (default: the bundled samples, built into the binary).
+    #[arg(long)]
+    images: Option<PathBuf>,
+    /// Comma-separated Es/N0 values in dB.
+    #[arg(long, value_delimiter = ',', default_value = "0,10,20", allow_negative_numbers = true)]
+    snr: Vec<f64>,
+    /// Bandwidth ratio rho = channel uses / (H*W*3), e.g. 1/32.
+    #[arg(long, default_value = "1/32", value_parser = parse_ratio)]
+    rho: f64,
+    /// Output folder for original/reconstruction pairs and the summary.
+    #[arg(long, default_value = "demo-out")]
+    out: PathBuf,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Codec: the semantic codec, or whole-image SoftCast (the baseline).
+    #[arg(long, value_enum, default_value_t = CodecChoice::Semantic)]
+    codec: CodecChoice,
+    /// Send every image with both codecs, side by side in the table.
+    #[arg(long)]
+    compare: bool,
+    /// The receiver's generator: the embedded diffusion model, or the model-free
+    /// classical fill.
+    #[arg(long, value_enum, default_value_t = GeneratorChoice::Diffusion)]
+    generator: GeneratorChoice,
+}
+
+impl From<DemoArgs> for DemoOptions {
+    fn from(a: DemoArgs) -> Self {
+        DemoOptions {
+            images: a.images,
+            snrs_db: a.snr,
+            rho: a.rho,
+            out: a.out,
+            seed: a.seed,
+            codec: a.codec,
+            compare: a.compare,
+            generator: a.generator.into(),
+        }
+    }
+}
+
+/// Runs the demo, prints its tables and writes the summary.
+pub async fn command(args: DemoArgs) -> Result<()> {
+    let opts = DemoOptions::from(args);
+    let rows = run(&opts).await?;
+    println!("{}", table(&rows));
+    println!("{}", means(&rows));
+    write_summary(&rows, &opts)?;
+    println!("originals, reconstructions, key masks, prompts and summary.md/json written to {}", opts.out.display());
+    Ok(())
 }
 
 #[derive(Debug, Clone)]
 pub struct DemoOptions {
-    pub images: PathBuf,
+    /// Folder of PNG/JPEG images; `None`: the bundled samples ([`SAMPLES`]).
+    pub images: Option<PathBuf>,
     pub snrs_db: Vec<f64>,
     pub rho: f64,
     pub out: PathBuf,
     pub seed: u64,
-    pub codec: DemoCodec,
+    pub codec: CodecChoice,
     /// Also send every image with the other codec (semantic first, so that SoftCast's
     /// key-region PSNR is measured on the semantic codec's key mask).
     pub compare: bool,
     /// The receiver's generator for the semantic codec (default: the embedded
     /// diffusion model).
     pub generator: GeneratorKind,
+}
+
+/// The repository's `samples/` (file name, contents, sorted by name as a folder's files
+/// are read), built into the binary so that the demo runs from any folder, e.g. after
+/// `cargo install`.
+pub const SAMPLES: [(&str, &[u8]); 4] = [
+    ("astronaut.png", include_bytes!("../../samples/astronaut.png")),
+    ("chelsea.png", include_bytes!("../../samples/chelsea.png")),
+    ("coffee.png", include_bytes!("../../samples/coffee.png")),
+    ("rocket.jpg", include_bytes!("../../samples/rocket.jpg")),
+];
+
+/// One image the demo sends: its name in the output files, the file's bytes (sent to
+/// the sender as they are) and where they came from (for messages).
+struct DemoImage {
+    stem: String,
+    bytes: Vec<u8>,
+    source: String,
+}
+
+/// The demo's images: the files of `--images`, or the bundled samples.
+fn demo_images(dir: Option<&Path>) -> Result<Vec<DemoImage>> {
+    let Some(dir) = dir else {
+        return Ok(SAMPLES
+            .iter()
+            .map(|(name, bytes)| DemoImage {
+                stem: Path::new(name).file_stem().and_then(|s| s.to_str()).unwrap_or("image").to_owned(),
+                bytes: bytes.to_vec(),
+                source: format!("the bundled sample {name}"),
+            })
+            .collect());
+    };
+    image_files(dir)?
+        .into_iter()
+        .map(|file| {
+            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            Ok(DemoImage {
+                stem: file.file_stem().and_then(|s| s.to_str()).unwrap_or("image").to_owned(),
+                bytes,
+                source: file.display().to_string(),
+            })
+        })
+        .collect()
 }
 
 /// One row of the demo table.
@@ -120,7 +226,7 @@ pub struct DemoRow {
 /// Image files of a folder (PNG and JPEG), sorted by name.
 pub fn image_files(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("reading {}", dir.display()))?
+        .with_context(|| format!("reading the image folder {}", shown(dir)))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
             matches!(
@@ -131,13 +237,21 @@ pub fn image_files(dir: &Path) -> Result<Vec<PathBuf>> {
         .collect();
     files.sort();
     if files.is_empty() {
-        bail!("no PNG or JPEG images in {}", dir.display());
+        bail!("no PNG or JPEG images in {}", shown(dir));
     }
     Ok(files)
 }
 
+/// A path as given and, when relative, where it points from the current folder.
+fn shown(path: &Path) -> String {
+    match std::path::absolute(path) {
+        Ok(abs) if abs != path => format!("{} ({})", path.display(), abs.display()),
+        _ => path.display().to_string(),
+    }
+}
+
 pub async fn run(opts: &DemoOptions) -> Result<Vec<DemoRow>> {
-    let files = image_files(&opts.images)?;
+    let images = demo_images(opts.images.as_deref())?;
     std::fs::create_dir_all(&opts.out).with_context(|| format!("creating {}", opts.out.display()))?;
     let data = tempfile::tempdir().context("temporary data directory")?;
     let stack = Stack::start(
@@ -150,28 +264,26 @@ pub async fn run(opts: &DemoOptions) -> Result<Vec<DemoRow>> {
         },
     )
     .await?;
-    let result = transmit_all(&stack, &files, opts).await;
+    let result = transmit_all(&stack, &images, opts).await;
     stack.shutdown().await?;
     result
 }
 
-fn codecs(opts: &DemoOptions) -> Vec<DemoCodec> {
+fn codecs(opts: &DemoOptions) -> Vec<CodecChoice> {
     match (opts.compare, opts.codec) {
         (false, c) => vec![c],
-        (true, _) => vec![DemoCodec::Semantic, DemoCodec::Softcast],
+        (true, _) => vec![CodecChoice::Semantic, CodecChoice::Softcast],
     }
 }
 
-async fn transmit_all(stack: &Stack, files: &[PathBuf], opts: &DemoOptions) -> Result<Vec<DemoRow>> {
+async fn transmit_all(stack: &Stack, images: &[DemoImage], opts: &DemoOptions) -> Result<Vec<DemoRow>> {
     let mut clients = stack.clients().await?;
     let mut rows = Vec::new();
     for &snr in &opts.snrs_db {
         clients.set_snr(snr).await?;
-        for file in files {
-            let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("image").to_owned();
-            let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-            let original = decode_image(&bytes, &ImageLimits::default())
-                .with_context(|| format!("decoding {}", file.display()))?;
+        for DemoImage { stem, bytes, source } in images {
+            let original =
+                decode_image(bytes, &ImageLimits::default()).with_context(|| format!("decoding {source}"))?;
             let original_path = opts.out.join(format!("{stem}_original.png"));
             if !original_path.exists() {
                 std::fs::write(&original_path, encode_png(&original)?)?;
@@ -179,7 +291,7 @@ async fn transmit_all(stack: &Stack, files: &[PathBuf], opts: &DemoOptions) -> R
             // The semantic run's key mask, to score every codec on the same regions.
             let mut key_mask: Option<Vec<bool>> = None;
             for codec in codecs(opts) {
-                let row = transmit_one(&mut clients, opts, &stem, &bytes, &original, snr, codec, &mut key_mask)
+                let row = transmit_one(&mut clients, opts, stem, bytes, &original, snr, codec, &mut key_mask)
                     .await
                     .with_context(|| format!("{stem} at {snr} dB with {}", codec.name()))?;
                 rows.push(row);
@@ -197,7 +309,7 @@ async fn transmit_one(
     bytes: &[u8],
     original: &RgbImage,
     snr: f64,
-    codec: DemoCodec,
+    codec: CodecChoice,
     key_mask: &mut Option<Vec<bool>>,
 ) -> Result<DemoRow> {
     let started = Instant::now();
@@ -423,7 +535,20 @@ pub fn parse_ratio(s: &str) -> Result<f64, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_ratio;
+    use super::*;
+
+    /// The built-in samples are the repository's samples/, file for file.
+    #[test]
+    fn built_in_samples_are_the_samples_folder() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples");
+        let files = image_files(&dir).expect("samples/");
+        let names: Vec<String> =
+            files.iter().map(|f| f.file_name().and_then(|n| n.to_str()).unwrap_or("").to_owned()).collect();
+        assert_eq!(names, SAMPLES.map(|(name, _)| name));
+        for (file, (name, bytes)) in files.iter().zip(SAMPLES) {
+            assert!(std::fs::read(file).expect("sample") == bytes, "{name} differs from {}", file.display());
+        }
+    }
 
     #[test]
     fn ratios() {

@@ -3,6 +3,7 @@
 //! layer curves and the evaluation sweeps (`semcom eval`).
 
 pub mod client;
+pub mod commands;
 pub mod demo;
 pub mod eval;
 pub mod phy_curves;

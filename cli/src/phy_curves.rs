@@ -3,9 +3,10 @@
 //! The figures in docs/phy/ come from this command.
 
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use clap::Args;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use semcom_phy::channel::{Awgn, BlockFading, FadingModel};
@@ -15,6 +16,28 @@ use semcom_phy::math::q_function;
 use semcom_phy::pilots::{Csi, Estimator, PilotPattern};
 use semcom_phy::C32;
 use semcom_plot::{Chart, Series};
+
+/// `semcom phy-curves`.
+#[derive(Args, Debug)]
+pub struct PhyCurvesArgs {
+    /// Output folder. docs/phy holds the committed figures: `--out docs/phy`
+    /// regenerates them.
+    #[arg(long, default_value = "phy-out")]
+    out: PathBuf,
+    /// A fast, low-precision run.
+    #[arg(long)]
+    quick: bool,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+/// Runs the simulations (on a blocking thread) and prints the MCS threshold table.
+pub async fn command(args: PhyCurvesArgs) -> Result<()> {
+    let effort = if args.quick { Effort::QUICK } else { Effort::FULL };
+    let table = tokio::task::spawn_blocking(move || run(&args.out, effort, args.seed)).await??;
+    println!("{table}");
+    Ok(())
+}
 
 /// How much simulation effort per point.
 #[derive(Debug, Clone, Copy)]
@@ -158,9 +181,12 @@ fn ber_rayleigh(effort: Effort, rng: &mut ChaCha8Rng) -> Result<Vec<Curve>> {
     ])
 }
 
+/// Per MCS (its curve's label), the lowest simulated SNR with BLER ≤ 10 %.
+type Thresholds = Vec<(String, Option<f64>)>;
+
 /// Coded BLER of every MCS in AWGN (1000-bit payloads, max-log demapping).
-/// Returns the curves and, per MCS, the lowest simulated SNR with BLER ≤ 10 %.
-fn bler_awgn(effort: Effort, rng: &mut ChaCha8Rng) -> Result<(Vec<Curve>, Vec<(String, Option<f64>)>)> {
+/// Returns the curves and the MCS thresholds.
+fn bler_awgn(effort: Effort, rng: &mut ChaCha8Rng) -> Result<(Vec<Curve>, Thresholds)> {
     let payload_bytes = 125;
     let mut curves = Vec::new();
     let mut thresholds = Vec::new();

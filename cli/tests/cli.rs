@@ -7,7 +7,7 @@ fn sample(name: &str) -> String {
 }
 
 #[test]
-fn metrics_prints_json_for_a_pair_and_refuses_lpips_clearly() {
+fn metrics_prints_json_for_a_pair_and_has_no_lpips_flag() {
     let out = Command::new(env!("CARGO_BIN_EXE_semcom"))
         .args(["metrics", &sample("chelsea.png"), &sample("chelsea.png"), "--json"])
         .output()
@@ -22,13 +22,14 @@ fn metrics_prints_json_for_a_pair_and_refuses_lpips_clearly() {
     assert!(v["gmsd"].as_f64().expect("gmsd").abs() < 1e-9);
     assert_eq!(v["swd"]["mean"], 0.0);
 
+    // LPIPS is not offered (it needs network weights semcom cannot load yet).
     let out = Command::new(env!("CARGO_BIN_EXE_semcom"))
         .args(["metrics", &sample("chelsea.png"), &sample("chelsea.png"), "--lpips"])
         .env("RUST_BACKTRACE", "0")
         .output()
         .expect("run semcom");
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("LPIPS needs"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unexpected argument '--lpips'"));
 
     let out = Command::new(env!("CARGO_BIN_EXE_semcom"))
         .args(["metrics", &sample("chelsea.png"), &sample("astronaut.png")])
@@ -95,6 +96,49 @@ fn demo_compares_the_codecs_and_writes_masks_prompts_and_a_summary() {
     let summary = std::fs::read_to_string(out.join("summary.md")).expect("summary.md");
     assert!(summary.contains("| semantic | diffusion-int8 |") && summary.contains("| softcast | – |"), "{summary}");
     assert!(summary.contains("## chelsea at 10 dB, semantic, diffusion-int8 generator"), "{summary}");
+}
+
+/// `semcom demo` run from an empty folder, as after `cargo install`: it sends the
+/// samples built into the binary and writes `demo-out/` there. One SNR and the classical
+/// fill keep it short; a missing `--images` folder is an error that names where it looked.
+#[test]
+fn demo_runs_from_any_folder_with_the_built_in_samples() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = Command::new(env!("CARGO_BIN_EXE_semcom"))
+        .args(["demo", "--snr", "10", "--generator", "classical"])
+        .current_dir(dir.path())
+        .output()
+        .expect("run semcom");
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let out = dir.path().join("demo-out");
+    let stems = ["astronaut", "chelsea", "coffee", "rocket"];
+    for stem in stems {
+        for suffix in
+            ["original.png", "snr10dB_semantic.png", "snr10dB_mask.png", "snr10dB_prompt.txt", "snr10dB_prompt.json"]
+        {
+            let f = out.join(format!("{stem}_{suffix}"));
+            assert!(f.is_file(), "{} missing", f.display());
+        }
+    }
+    // The originals are the repository's samples.
+    let original = image::open(out.join("chelsea_original.png")).expect("original").to_rgb8();
+    assert_eq!(original, image::open(sample("chelsea.png")).expect("sample").to_rgb8());
+    let rows: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).expect("summary.json")).expect("JSON");
+    let images: Vec<&str> = rows.as_array().expect("rows").iter().filter_map(|r| r["image"].as_str()).collect();
+    assert_eq!(images, stems);
+    assert!(out.join("summary.md").is_file());
+
+    let run = Command::new(env!("CARGO_BIN_EXE_semcom"))
+        .args(["demo", "--images", "no-such-folder"])
+        .current_dir(dir.path())
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .expect("run semcom");
+    assert!(!run.status.success());
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    let looked_at = dir.path().join("no-such-folder");
+    assert!(stderr.contains(&looked_at.display().to_string()), "{stderr}");
 }
 
 /// `semcom submit` with the semantic options, then `semcom fetch`, against a

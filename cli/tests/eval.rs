@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use image::RgbImage;
 use semcom_cli::eval::report::{plot_path, GAP, GROUP_GAP, TILE_H, TILE_W};
 use semcom_cli::eval::rows::{header_line, read_csv, Row, COLUMNS, SETTINGS_FILE};
-use semcom_cli::eval::{self, channel::ChannelKind, parse_rhos, EvalOptions};
+use semcom_cli::eval::{self, channel::ChannelKind, parse_rhos, EvalOptions, MethodChoice};
 use semcom_codec::baseline::{decode_jpeg, jpeg_ldpc_encode, mid_grey, JpegLdpcConfig};
 
 const SNRS: [f64; 3] = [-5.0, 10.0, 25.0];
@@ -43,7 +43,7 @@ fn options(images: &Path, out: &Path) -> EvalOptions {
     o.snrs_db = SNRS.to_vec();
     o.rhos = parse_rhos("1/32").expect("rho");
     o.channels = vec![ChannelKind::Awgn];
-    o.methods = METHODS.map(String::from).to_vec();
+    o.methods = METHODS.map(|m| m.parse().expect("method")).to_vec();
     o.mcs = vec![5];
     o.realisations = 1;
     o.seed = 7;
@@ -330,7 +330,8 @@ fn the_command_line_runs_a_rayleigh_sweep() {
 #[test]
 fn semcom_diffusion_shares_semcoms_key_regions_and_regenerates_the_rest() {
     use semcom_cli::eval::channel::{cell_seed, ChannelSpec};
-    use semcom_cli::eval::methods::{self, Cell};
+    use semcom_cli::eval::method::Cell;
+    use semcom_cli::eval::methods;
 
     const SIDE: u32 = 128;
     let full = image::open(sample("chelsea.png")).expect("sample").to_rgb8();
@@ -342,7 +343,7 @@ fn semcom_diffusion_shares_semcoms_key_regions_and_regenerates_the_rest() {
     let out = dir.path().join("out");
     let mut o = options(&images, &out);
     o.snrs_db = vec![10.0];
-    o.methods = ["semcom", "semcom-diffusion"].map(String::from).to_vec();
+    o.methods = vec![MethodChoice::Semcom, MethodChoice::SemcomDiffusion];
     let summary = eval::run(&o).expect("sweep");
     let rows = read_csv(&out.join("results.csv")).expect("results.csv");
     assert_eq!(
@@ -373,7 +374,7 @@ fn semcom_diffusion_shares_semcoms_key_regions_and_regenerates_the_rest() {
     other.diffusion.start = 0.25;
     let err = eval::run(&other).err().expect("other diffusion settings refused");
     assert!(format!("{err:#}").contains("semcom-diffusion") && format!("{err:#}").contains("0.25"), "{err:#}");
-    other.methods = vec!["semcom".into()];
+    other.methods = vec![MethodChoice::Semcom];
     assert_eq!(eval::run(&other).expect("classical only").new_rows, 0);
     assert_eq!(eval::run(&o).expect("the original settings").new_rows, 0, "settings record lost");
 

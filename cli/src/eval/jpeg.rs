@@ -3,11 +3,10 @@
 
 use anyhow::{Context, Result};
 use semcom_codec::baseline::{jpeg_capacity, jpeg_ldpc_decode, jpeg_ldpc_encode, JpegChoice, JpegLdpcConfig};
-use semcom_codec::softcast::{ChannelUseSplit, Received};
+use semcom_codec::softcast::ChannelUseSplit;
 use semcom_phy::digital::Mcs;
 
-use super::channel::transmit;
-use super::methods::{budget, timed, Cell, JpegInfo, Method, Outcome};
+use super::method::{budget, receive, timed, Cell, JpegInfo, Method, Outcome};
 
 fn info(choice: &JpegChoice, width: u32) -> JpegInfo {
     JpegInfo {
@@ -40,9 +39,7 @@ impl Method for JpegLdpc {
     fn run(&self, cell: &Cell) -> Result<Outcome> {
         let (tx, encode_ms) = timed(|| jpeg_ldpc_encode(cell.image, cell.rho, &self.config));
         let tx = tx?;
-        let out = transmit(&tx.segments, &cell.channel)?;
-        let mut rx = Received::from_segments(&tx.segments, self.config.mcs);
-        rx.stream = out.stream;
+        let (rx, erased_frames) = receive(&tx.segments, self.config.mcs, &cell.channel)?;
         let (w, h) = cell.image.dimensions();
         let (rec, decode_ms) = timed(|| jpeg_ldpc_decode(&rx, &self.config, (w, h)));
         let rec = rec?;
@@ -55,7 +52,7 @@ impl Method for JpegLdpc {
             blocks: Some(rec.blocks),
             blocks_failed: Some(rec.blocks_failed),
             undecodable: rec.undecodable,
-            erased_frames: out.erased_frames,
+            erased_frames,
             encode_ms,
             decode_ms,
         })

@@ -1,91 +1,21 @@
-//! The compared methods behind one trait. Each runs the codec code the daemons run
+//! The compared codecs (the semantic codec with either generator, SoftCast) and the
+//! selection of a sweep's methods by name. Each runs the codec code the daemons run
 //! (`semcom_codec`), at the cell's bandwidth ratio and through the cell's channel;
-//! another method (a learned JSCC, another codec) is one more implementation.
+//! another method (a learned JSCC, another codec) is one more implementation of
+//! [`Method`].
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use image::RgbImage;
 use semcom_codec::generate::{ClassicalFill, Generator};
 use semcom_codec::semantic::{self, SemanticConfig, SemanticRequest};
-use semcom_codec::softcast::{self, ChannelUseSplit, Received, SoftCastConfig};
+use semcom_codec::softcast::{self, SoftCastConfig};
 use semcom_models::DiffusionSettings;
 use semcom_receiver::GeneratorKind;
 
-use super::channel::{transmit, ChannelSpec};
 use super::jpeg::{JpegCapacity, JpegLdpc};
-
-/// One sweep point for one image: what a method is asked to do.
-pub struct Cell<'a> {
-    pub image: &'a RgbImage,
-    /// Bandwidth ratio, channel uses / (3HW).
-    pub rho: f64,
-    /// Es/N0 of the channel, dB; also the CSI a method may plan with.
-    pub snr_db: f64,
-    pub channel: ChannelSpec,
-}
-
-/// The JPEG a digital method sent.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct JpegInfo {
-    pub quality: u8,
-    pub bytes: usize,
-    /// Coded width / image width (1 = no downscale).
-    pub scale: f64,
-}
-
-/// What a method delivered.
-pub struct Outcome {
-    /// The reconstruction, same size as the original.
-    pub image: RgbImage,
-    pub split: ChannelUseSplit,
-    pub mcs: Option<u8>,
-    pub payload_bytes: Option<usize>,
-    pub jpeg: Option<JpegInfo>,
-    pub blocks: Option<usize>,
-    pub blocks_failed: Option<usize>,
-    /// Nothing could be reconstructed; `image` is mid-grey.
-    pub undecodable: bool,
-    pub erased_frames: usize,
-    pub encode_ms: f64,
-    pub decode_ms: f64,
-}
-
-/// A compared transmission scheme.
-pub trait Method: Send + Sync {
-    /// Name in the results (`semcom`, `jpeg-ldpc-mcs5`, ...).
-    fn name(&self) -> String;
-    /// Encodes, sends through `cell.channel` (for methods that use a channel), decodes.
-    /// An error means the method cannot serve this cell at all (e.g. the budget is too
-    /// small for its overhead); a receiver-side failure is an [`Outcome`] with
-    /// `undecodable` set, because that is what a user would get.
-    fn run(&self, cell: &Cell) -> Result<Outcome>;
-}
-
-/// Milliseconds a closure took, with its result.
-pub fn timed<T>(f: impl FnOnce() -> T) -> (T, f64) {
-    let t = Instant::now();
-    let v = f();
-    (v, t.elapsed().as_secs_f64() * 1e3)
-}
-
-/// What a receiver shows when it decoded nothing (the digital baselines' convention).
-pub use semcom_codec::baseline::mid_grey;
-
-/// What the receiver shows: its reconstruction when it made one of the right size,
-/// else mid-grey, flagged undecodable.
-fn shown_or_grey(image: Option<RgbImage>, w: u32, h: u32) -> (RgbImage, bool) {
-    match image {
-        Some(img) if img.dimensions() == (w, h) => (img, false),
-        _ => (mid_grey(w, h), true),
-    }
-}
-
-/// The channel-use budget of a cell, round(ρ·3HW) (DESIGN §2), as the codecs compute it.
-pub fn budget(img: &RgbImage, rho: f64) -> usize {
-    (rho * 3.0 * f64::from(img.width()) * f64::from(img.height())).round() as usize
-}
+use super::method::{deliver, timed, Cell, Method, Outcome, Sent};
 
 /// semcom's key mask for an image at this ρ and SNR, per pixel (row-major, `true` =
 /// key), and its block share: the region split every method is measured on.
@@ -140,26 +70,14 @@ impl Method for Semcom {
     fn run(&self, cell: &Cell) -> Result<Outcome> {
         let (tx, encode_ms) = timed(|| semantic::encode(cell.image, &request(cell.rho, cell.snr_db), &self.config));
         let tx = tx?;
-        let out = transmit(&tx.segments, &cell.channel)?;
-        let mut rx = Received::from_segments(&tx.segments, tx.report.mcs);
-        rx.stream = out.stream;
-        let (rec, decode_ms) = timed(|| semantic::decode(&rx, &self.config, self.generator.as_ref()));
-        let (w, h) = cell.image.dimensions();
-        // A lost header leaves the receiver nothing to show.
-        let (image, undecodable) = shown_or_grey(rec.ok().map(|r| r.image), w, h);
-        Ok(Outcome {
-            image,
+        let sent = Sent {
+            segments: &tx.segments,
             split: tx.split,
-            mcs: Some(tx.report.mcs),
+            mcs: tx.report.mcs,
             payload_bytes: Some(tx.report.header_bytes + tx.report.prompt_bytes),
-            jpeg: None,
-            blocks: None,
-            blocks_failed: None,
-            undecodable,
-            erased_frames: out.erased_frames,
             encode_ms,
-            decode_ms,
-        })
+        };
+        deliver(cell, sent, |rx| semantic::decode(rx, &self.config, self.generator.as_ref()).ok().map(|r| r.image))
     }
 }
 
@@ -177,33 +95,69 @@ impl Method for SoftCast {
     fn run(&self, cell: &Cell) -> Result<Outcome> {
         let (tx, encode_ms) = timed(|| softcast::encode(cell.image, cell.rho, &self.config));
         let tx = tx?;
-        let out = transmit(&tx.segments, &cell.channel)?;
-        let mut rx = Received::from_segments(&tx.segments, self.config.meta_mcs);
-        rx.stream = out.stream;
-        let (rec, decode_ms) = timed(|| softcast::decode(&rx, &self.config));
-        let (w, h) = cell.image.dimensions();
-        // Lost metadata: no chunk layout, nothing to show.
-        let (image, undecodable) = shown_or_grey(rec.ok().map(|r| r.image), w, h);
-        Ok(Outcome {
-            image,
-            split: tx.split,
-            mcs: Some(self.config.meta_mcs),
-            payload_bytes: None,
-            jpeg: None,
-            blocks: None,
-            blocks_failed: None,
-            undecodable,
-            erased_frames: out.erased_frames,
-            encode_ms,
-            decode_ms,
+        let sent =
+            Sent { segments: &tx.segments, split: tx.split, mcs: self.config.meta_mcs, payload_bytes: None, encode_ms };
+        deliver(cell, sent, |rx| softcast::decode(rx, &self.config).ok().map(|r| r.image))
+    }
+}
+
+/// A method as the command line and [`EvalOptions`](super::EvalOptions) name it: by the
+/// name of its rows, or `jpeg-ldpc` for one method per MCS of `--mcs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MethodChoice {
+    /// `semcom`: the semantic codec with the classical (model-free) fill.
+    Semcom,
+    /// `semcom-diffusion`: the semantic codec with the diffusion generator.
+    SemcomDiffusion,
+    /// `softcast`: whole-image SoftCast.
+    SoftCast,
+    /// `jpeg-ldpc`: one `jpeg-ldpc-mcsN` per MCS of `--mcs`.
+    JpegLdpc,
+    /// `jpeg-ldpc-mcsN`: JPEG + LDPC at MCS N.
+    JpegLdpcMcs(u8),
+    /// `jpeg-capacity`: the JPEG-at-capacity reference line.
+    JpegCapacity,
+}
+
+/// The methods of a sweep unless told otherwise: all of them.
+pub const DEFAULT_METHODS: [MethodChoice; 5] = [
+    MethodChoice::Semcom,
+    MethodChoice::SemcomDiffusion,
+    MethodChoice::SoftCast,
+    MethodChoice::JpegLdpc,
+    MethodChoice::JpegCapacity,
+];
+
+impl std::str::FromStr for MethodChoice {
+    type Err = anyhow::Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s.trim() {
+            SEMCOM => MethodChoice::Semcom,
+            SEMCOM_DIFFUSION => MethodChoice::SemcomDiffusion,
+            "softcast" => MethodChoice::SoftCast,
+            "jpeg-ldpc" => MethodChoice::JpegLdpc,
+            "jpeg-capacity" => MethodChoice::JpegCapacity,
+            other => match other.strip_prefix("jpeg-ldpc-mcs").map(str::parse::<u8>) {
+                Some(Ok(m)) => MethodChoice::JpegLdpcMcs(m),
+                _ => bail!(
+                    "unknown method {other:?}: semcom, semcom-diffusion, softcast, jpeg-ldpc (one per --mcs), jpeg-ldpc-mcsN, \
+                     jpeg-capacity"
+                ),
+            },
         })
     }
 }
 
-/// Method names as the CLI takes them; `jpeg-ldpc` stands for one method per MCS of
-/// `mcs`, and `jpeg-ldpc-mcsN` names one directly. `semcom-diffusion` loads its model
-/// from `diffusion` here, once for the whole sweep.
-pub fn build(names: &[String], mcs: &[u8], diffusion: &DiffusionSettings) -> Result<Vec<Box<dyn Method>>> {
+/// Parses a comma list of methods (`semcom,softcast,jpeg-ldpc-mcs5`); empty items are
+/// skipped.
+pub fn parse_methods(s: &str) -> Result<Vec<MethodChoice>> {
+    s.split(',').filter(|m| !m.trim().is_empty()).map(str::parse).collect()
+}
+
+/// The methods of a sweep, each once, in the order chosen. `semcom-diffusion` loads its
+/// model from `diffusion` here, once for the whole sweep.
+pub fn build(choices: &[MethodChoice], mcs: &[u8], diffusion: &DiffusionSettings) -> Result<Vec<Box<dyn Method>>> {
     let mut out: Vec<Box<dyn Method>> = Vec::new();
     let mut add = |m: Box<dyn Method>| {
         if !out.iter().any(|o| o.name() == m.name()) {
@@ -211,13 +165,13 @@ pub fn build(names: &[String], mcs: &[u8], diffusion: &DiffusionSettings) -> Res
         }
     };
     let mut seen = std::collections::HashSet::new();
-    // Each name once (so a model named twice is still loaded once).
-    for name in names.iter().map(|n| n.trim()).filter(|n| seen.insert(*n)) {
-        match name {
-            SEMCOM => add(Box::new(Semcom::classical())),
-            SEMCOM_DIFFUSION => add(Box::new(Semcom::diffusion(diffusion)?)),
-            "softcast" => add(Box::<SoftCast>::default()),
-            "jpeg-ldpc" => {
+    // Each choice once (so a model named twice is still loaded once).
+    for &choice in choices.iter().filter(|c| seen.insert(**c)) {
+        match choice {
+            MethodChoice::Semcom => add(Box::new(Semcom::classical())),
+            MethodChoice::SemcomDiffusion => add(Box::new(Semcom::diffusion(diffusion)?)),
+            MethodChoice::SoftCast => add(Box::<SoftCast>::default()),
+            MethodChoice::JpegLdpc => {
                 if mcs.is_empty() {
                     bail!("jpeg-ldpc needs at least one MCS (--mcs)");
                 }
@@ -225,14 +179,8 @@ pub fn build(names: &[String], mcs: &[u8], diffusion: &DiffusionSettings) -> Res
                     add(Box::new(JpegLdpc::new(m)?));
                 }
             }
-            "jpeg-capacity" => add(Box::new(JpegCapacity)),
-            other => match other.strip_prefix("jpeg-ldpc-mcs").map(str::parse::<u8>) {
-                Some(Ok(m)) => add(Box::new(JpegLdpc::new(m)?)),
-                _ => bail!(
-                    "unknown method {other:?}: semcom, semcom-diffusion, softcast, jpeg-ldpc (one per --mcs), jpeg-ldpc-mcsN, \
-                     jpeg-capacity"
-                ),
-            },
+            MethodChoice::JpegLdpcMcs(m) => add(Box::new(JpegLdpc::new(m)?)),
+            MethodChoice::JpegCapacity => add(Box::new(JpegCapacity)),
         }
     }
     if out.is_empty() {
@@ -245,8 +193,8 @@ pub fn build(names: &[String], mcs: &[u8], diffusion: &DiffusionSettings) -> Res
 mod tests {
     use super::*;
 
-    fn names(n: &[&str]) -> Vec<String> {
-        n.iter().map(|s| s.to_string()).collect()
+    fn names(n: &[&str]) -> Vec<MethodChoice> {
+        n.iter().map(|s| s.parse().expect("method")).collect()
     }
 
     /// Both semantic methods are selectable (and in the default set), each once; a
@@ -254,7 +202,7 @@ mod tests {
     #[test]
     fn semantic_methods_with_either_generator() {
         assert!(
-            crate::eval::DEFAULT_METHODS.contains(&SEMCOM) && crate::eval::DEFAULT_METHODS.contains(&SEMCOM_DIFFUSION)
+            DEFAULT_METHODS.contains(&MethodChoice::Semcom) && DEFAULT_METHODS.contains(&MethodChoice::SemcomDiffusion)
         );
         let built =
             build(&names(&["semcom", " semcom-diffusion", "semcom-diffusion"]), &[], &DiffusionSettings::default())
@@ -266,7 +214,11 @@ mod tests {
         let err = build(&names(&["semcom-diffusion"]), &[], &settings).err().expect("missing weights");
         let msg = format!("{err:#}");
         assert!(msg.contains(SEMCOM_DIFFUSION) && msg.contains(&missing.display().to_string()), "{msg}");
-        let err = build(&names(&["diffusion"]), &[], &DiffusionSettings::default()).err().expect("unknown");
+        assert_eq!(
+            parse_methods(" semcom,,jpeg-ldpc-mcs5, jpeg-ldpc ,").expect("methods"),
+            [MethodChoice::Semcom, MethodChoice::JpegLdpcMcs(5), MethodChoice::JpegLdpc]
+        );
+        let err = "diffusion".parse::<MethodChoice>().expect_err("unknown");
         assert!(format!("{err:#}").contains("semcom-diffusion"), "{err:#}");
     }
 }

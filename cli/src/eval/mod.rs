@@ -16,247 +16,32 @@
 //! Region metrics use semcom's key mask of that image, ρ and SNR for every method, so
 //! all methods are measured on the same pixels.
 
+pub mod args;
 pub mod channel;
+mod images;
 mod jpeg;
+pub mod method;
 pub mod methods;
+mod options;
 pub mod report;
 pub mod rows;
 
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use image::RgbImage;
-use semcom_codec::image_io::{decode_image, ImageLimits};
 use semcom_metrics::MetricsError;
-use semcom_models::DiffusionSettings;
+
+pub use images::{load_images, EvalImage};
+pub use methods::{MethodChoice, DEFAULT_METHODS};
+pub use options::{parse_rhos, parse_snrs, snr_key, EvalOptions, Rho};
+pub use report::{peak_memory, TileKey};
 
 use channel::{cell_seed, ChannelKind, ChannelSpec};
-use methods::{Cell, Method, Outcome};
-use rows::{Row, RowKey, RowWriter, SweepSettings};
-
-/// A bandwidth ratio as given on the command line and its value.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Rho {
-    pub label: String,
-    pub value: f64,
-}
-
-impl std::str::FromStr for Rho {
-    type Err = anyhow::Error;
-    fn from_str(s: &str) -> Result<Self> {
-        let label = s.trim().to_string();
-        let value = crate::demo::parse_ratio(&label).map_err(anyhow::Error::msg)?;
-        Ok(Rho { label, value })
-    }
-}
-
-/// Parses a comma list of ρ values (`1/16,1/32,0.01`).
-pub fn parse_rhos(s: &str) -> Result<Vec<Rho>> {
-    s.split(',').filter(|p| !p.trim().is_empty()).map(str::parse).collect()
-}
-
-/// Parses SNRs in dB: a comma list whose items are values or inclusive ranges
-/// `from:to:step` (`-5:20:2.5`, `0,10,20`, `-5:5:5,20`). Sorted, duplicates removed.
-pub fn parse_snrs(s: &str) -> Result<Vec<f64>> {
-    let num = |p: &str| -> Result<f64> {
-        let v: f64 = p.trim().parse().with_context(|| format!("not a number: {p:?} in {s:?}"))?;
-        if !v.is_finite() {
-            bail!("SNR {p:?} is not finite");
-        }
-        Ok(v)
-    };
-    let mut out = Vec::new();
-    for item in s.split(',').filter(|p| !p.trim().is_empty()) {
-        let parts: Vec<&str> = item.split(':').collect();
-        match parts[..] {
-            [v] => out.push(num(v)?),
-            [a, b, step] => {
-                let (a, b, step) = (num(a)?, num(b)?, num(step)?);
-                if step <= 0.0 || b < a {
-                    bail!("SNR range {item:?}: need from <= to and a positive step");
-                }
-                let n = ((b - a) / step + 1e-9).floor() as usize;
-                if n > 10_000 {
-                    bail!("SNR range {item:?} has more than 10000 points");
-                }
-                // Rounded to µdB so 2.5-dB steps print and compare as 2.5, not 2.4999….
-                out.extend((0..=n).map(|i| ((a + i as f64 * step) * 1e6).round() / 1e6));
-            }
-            _ => bail!("SNR item {item:?}: a value or from:to:step"),
-        }
-    }
-    if out.is_empty() {
-        bail!("no SNR given");
-    }
-    out.sort_by(f64::total_cmp);
-    out.dedup();
-    Ok(out)
-}
-
-/// The methods of a sweep unless told otherwise: all of them.
-pub const DEFAULT_METHODS: [&str; 5] = ["semcom", "semcom-diffusion", "softcast", "jpeg-ldpc", "jpeg-capacity"];
-
-/// Everything a sweep needs.
-#[derive(Debug, Clone)]
-pub struct EvalOptions {
-    /// Folder of PNG/JPEG images.
-    pub images: PathBuf,
-    /// Images whose longer side exceeds this are downscaled to it (Lanczos) before the
-    /// sweep; `None`: as they are.
-    pub max_side: Option<u32>,
-    pub snrs_db: Vec<f64>,
-    pub channels: Vec<ChannelKind>,
-    pub rhos: Vec<Rho>,
-    /// `semcom`, `semcom-diffusion`, `softcast`, `jpeg-ldpc` (one method per entry of
-    /// `mcs`), `jpeg-ldpc-mcsN`, `jpeg-capacity`.
-    pub methods: Vec<String>,
-    pub mcs: Vec<u8>,
-    /// The generator of `semcom-diffusion` (default: the embedded int8 model).
-    pub diffusion: DiffusionSettings,
-    pub realisations: u32,
-    pub seed: u64,
-    /// Worker threads.
-    pub jobs: usize,
-    pub out: PathBuf,
-    /// SNRs shown in the image grid (snapped to the nearest swept SNR); `None`: the
-    /// lowest, middle and highest swept SNR.
-    pub grid_snrs: Option<Vec<f64>>,
-    /// Block-fading coherence, symbols (Rayleigh).
-    pub coherence: u32,
-    /// Per-frame erasure probability.
-    pub erasure: f64,
-    /// Draw a progress bar on stderr.
-    pub progress: bool,
-}
-
-impl EvalOptions {
-    /// The defaults of the command: the bundled samples, −5…20 dB in 5-dB steps, AWGN,
-    /// ρ = 1/32, every method, one realisation, all cores.
-    pub fn new(out: impl Into<PathBuf>) -> Self {
-        Self {
-            images: PathBuf::from("samples"),
-            max_side: None,
-            snrs_db: vec![-5.0, 0.0, 5.0, 10.0, 15.0, 20.0],
-            channels: vec![ChannelKind::Awgn],
-            rhos: vec![Rho { label: "1/32".into(), value: 1.0 / 32.0 }],
-            methods: DEFAULT_METHODS.map(String::from).to_vec(),
-            mcs: vec![1, 3, 5, 8],
-            diffusion: DiffusionSettings::default(),
-            realisations: 1,
-            seed: 1,
-            jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            out: out.into(),
-            grid_snrs: None,
-            coherence: 1024,
-            erasure: 0.0,
-            progress: false,
-        }
-    }
-
-    fn validate(&self) -> Result<()> {
-        if self.snrs_db.is_empty() || self.channels.is_empty() || self.rhos.is_empty() {
-            bail!("need at least one SNR, channel and rho");
-        }
-        if self.realisations == 0 {
-            bail!("--realisations must be at least 1");
-        }
-        if self.max_side.is_some_and(|m| m < 16) {
-            bail!("--max-side must be at least 16 pixels");
-        }
-        if self.coherence == 0 {
-            bail!("--coherence must be at least 1 symbol");
-        }
-        if !(0.0..=1.0).contains(&self.erasure) {
-            bail!("--erasure must be a probability in [0, 1]");
-        }
-        for s in &self.snrs_db {
-            if !(-50.0..=100.0).contains(s) {
-                bail!("SNR {s} dB outside the channel's range [-50, 100]");
-            }
-        }
-        Ok(())
-    }
-
-    /// What the rows depend on beyond their key: checked when a sweep resumes.
-    pub fn row_settings(&self) -> Result<SweepSettings> {
-        let common = serde_json::json!({
-            "max_side": self.max_side,
-            "coherence": self.coherence,
-            "erasure": self.erasure,
-        });
-        let mut per_method = std::collections::BTreeMap::new();
-        if self.methods.iter().any(|m| m == methods::SEMCOM_DIFFUSION) {
-            per_method.insert(methods::SEMCOM_DIFFUSION.to_string(), serde_json::to_value(&self.diffusion)?);
-        }
-        Ok(SweepSettings { common, methods: per_method })
-    }
-
-    /// The swept SNRs the grid shows.
-    pub fn grid_snrs(&self) -> Vec<f64> {
-        let snrs = &self.snrs_db;
-        let mut out: Vec<f64> = match &self.grid_snrs {
-            Some(g) => g
-                .iter()
-                .filter_map(|&want| snrs.iter().copied().min_by(|a, b| (a - want).abs().total_cmp(&(b - want).abs())))
-                .collect(),
-            None if snrs.is_empty() => Vec::new(),
-            None => vec![snrs[0], snrs[snrs.len() / 2], snrs[snrs.len() - 1]],
-        };
-        out.sort_by(f64::total_cmp);
-        out.dedup();
-        out
-    }
-}
-
-/// One loaded image.
-pub struct EvalImage {
-    pub name: String,
-    pub image: RgbImage,
-}
-
-/// Limits for the local files a sweep reads: above the daemons' defaults so that camera
-/// photos (20+ Mpx) load and `--max-side` can bring them down; still a guard against an
-/// absurd header.
-const LOCAL_IMAGE_LIMITS: ImageLimits =
-    ImageLimits { max_width: 16384, max_height: 16384, max_pixels: 64 << 20, max_input_bytes: 128 << 20 };
-
-/// Loads the images of a folder (sorted by name), downscaled so that the longer side is
-/// at most `max_side` when one is given (camera photos are far larger than the channel
-/// budgets and the generators are meant for).
-pub fn load_images(dir: &Path, max_side: Option<u32>) -> Result<Vec<EvalImage>> {
-    let mut out = Vec::new();
-    let mut seen = HashSet::new();
-    for path in crate::demo::image_files(dir)? {
-        let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("image").to_string();
-        if !seen.insert(name.clone()) {
-            bail!("two images named {name:?} in {} (rows are keyed by the file stem)", dir.display());
-        }
-        let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-        let image =
-            decode_image(&bytes, &LOCAL_IMAGE_LIMITS).with_context(|| format!("decoding {}", path.display()))?;
-        let image = match max_side {
-            Some(m) => fit_within(image, m),
-            None => image,
-        };
-        out.push(EvalImage { name, image });
-    }
-    Ok(out)
-}
-
-/// `image` scaled down (aspect kept, Lanczos) so that its longer side is at most `max_side`.
-fn fit_within(image: RgbImage, max_side: u32) -> RgbImage {
-    let (w, h) = image.dimensions();
-    let long = w.max(h);
-    if long <= max_side {
-        return image;
-    }
-    let scale = f64::from(max_side) / f64::from(long);
-    let (nw, nh) = ((f64::from(w) * scale).round().max(1.0) as u32, (f64::from(h) * scale).round().max(1.0) as u32);
-    image::imageops::resize(&image, nw.min(max_side), nh.min(max_side), image::imageops::FilterType::Lanczos3)
-}
+use method::{Cell, Method, Outcome};
+use rows::{Row, RowKey, RowWriter};
 
 /// One (image, channel, ρ, SNR, realisation) cell of the sweep.
 #[derive(Debug, Clone, Copy)]
@@ -266,13 +51,6 @@ struct Job {
     rho: usize,
     snr_db: f64,
     realisation: u32,
-}
-
-/// Identifies a grid tile: (image index, method, SNR in µdB).
-pub type TileKey = (usize, String, i64);
-
-fn snr_key(snr: f64) -> i64 {
-    (snr * 1e6).round() as i64
 }
 
 /// What a sweep did.
@@ -471,7 +249,7 @@ fn run_one(
         digital: 0,
         analog: 0,
         total: 0,
-        budget: methods::budget(&img.image, rho.value),
+        budget: method::budget(&img.image, rho.value),
         mcs: None,
         payload_bytes: None,
         jpeg_quality: None,
@@ -591,57 +369,4 @@ pub fn measure(reference: &RgbImage, img: &RgbImage, key: Option<&[bool]>) -> Re
         nonkey_psnr,
         nonkey_swd,
     })
-}
-
-/// Peak resident memory of this process (VmHWM), e.g. "812 MB"; `None` off Linux.
-pub fn peak_memory() -> Option<String> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kb: u64 =
-        status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
-    Some(format!("{:.0} MB", kb as f64 / 1024.0))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn snr_lists_and_ranges() {
-        assert_eq!(parse_snrs("-5:20:2.5").unwrap().len(), 11);
-        assert_eq!(parse_snrs("-5:20:2.5").unwrap()[3], 2.5);
-        assert_eq!(parse_snrs("10,0,-5:5:5").unwrap(), vec![-5.0, 0.0, 5.0, 10.0]);
-        assert_eq!(parse_snrs("0:1:0.3").unwrap(), vec![0.0, 0.3, 0.6, 0.9]);
-        for bad in ["", "a", "5:0:1", "0:5:0", "0:5", "nan"] {
-            assert!(parse_snrs(bad).is_err(), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn rho_lists_and_grid_snrs() {
-        let r = parse_rhos("1/16, 1/32,0.01").unwrap();
-        assert_eq!(r.iter().map(|r| r.label.as_str()).collect::<Vec<_>>(), ["1/16", "1/32", "0.01"]);
-        assert_eq!(r[1].value, 1.0 / 32.0);
-        assert!(parse_rhos("1/0").is_err());
-        let mut o = EvalOptions::new("x");
-        o.snrs_db = parse_snrs("-5:20:2.5").unwrap();
-        assert_eq!(o.grid_snrs(), vec![-5.0, 7.5, 20.0]);
-        o.grid_snrs = Some(vec![1.0, 9.0, 100.0]);
-        assert_eq!(o.grid_snrs(), vec![0.0, 10.0, 20.0]);
-    }
-
-    /// `--max-side` keeps the aspect ratio, leaves images that already fit untouched, and
-    /// preserves a flat colour (Lanczos weights sum to one).
-    #[test]
-    fn max_side_downscales_only_what_is_too_large() {
-        let wide = RgbImage::from_pixel(1000, 400, image::Rgb([200, 100, 50]));
-        let small = fit_within(wide.clone(), 250);
-        assert_eq!(small.dimensions(), (250, 100));
-        assert!(small.pixels().all(|p| p.0 == [200, 100, 50]), "flat colour changed");
-        let tall = fit_within(RgbImage::new(333, 1000), 100);
-        assert_eq!(tall.dimensions(), (33, 100));
-        assert_eq!(fit_within(wide.clone(), 1000), wide);
-        let mut o = EvalOptions::new("x");
-        o.max_side = Some(8);
-        assert!(o.validate().is_err());
-    }
 }

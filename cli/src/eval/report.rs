@@ -9,9 +9,11 @@ use anyhow::{Context, Result};
 use image::{imageops, Rgb, RgbImage};
 use semcom_plot::{Chart, Series};
 
+use super::channel::ChannelKind;
+use super::images::EvalImage;
 use super::methods::{SEMCOM, SEMCOM_DIFFUSION};
+use super::options::{snr_key, EvalOptions, Rho};
 use super::rows::Row;
-use super::{peak_memory, snr_key, EvalImage, EvalOptions, TileKey};
 
 /// The adaptive envelope's method name.
 pub const BEST: &str = "jpeg-ldpc-best";
@@ -23,6 +25,9 @@ pub const TILE_H: u32 = 96;
 /// Space between tiles, and extra space before each SNR's group of tiles.
 pub const GAP: u32 = 4;
 pub const GROUP_GAP: u32 = 16;
+
+/// Identifies a grid tile: (image index, method, SNR in µdB).
+pub type TileKey = (usize, String, i64);
 
 /// A reconstruction shrunk to a grid tile.
 pub fn tile(img: &RgbImage) -> RgbImage {
@@ -123,10 +128,109 @@ pub fn write_all(
 ) -> Result<String> {
     let mut all = rows.to_vec();
     all.extend(best_envelope(rows));
-    let order = report_methods(methods);
+    let charts = write_plots(opts, images.len(), &report_methods(methods), &all)?;
+    let md = summary_markdown(opts, images, methods, rows, &all, &charts);
+    if let Some(tiles) = tiles {
+        write_grid(opts, images, methods, &all, tiles)?;
+    }
+    std::fs::write(opts.out.join("summary.md"), &md).context("writing summary.md")?;
+    Ok(md)
+}
+
+/// The rows of one (channel, ρ) section of the reports.
+fn section_rows<'a>(all: &'a [Row], channel: ChannelKind, rho: &Rho) -> Vec<&'a Row> {
+    all.iter().filter(|r| r.channel == channel.name() && (r.rho_value - rho.value).abs() < 1e-12).collect()
+}
+
+/// Links to the charts of each (channel name, ρ label), as summary.md lists them.
+type ChartLinks = HashMap<(&'static str, String), Vec<String>>;
+
+/// Writes one chart per metric, channel and ρ into `plots/` (one line per method, means
+/// over images and draws; PNG and SVG); returns the links to them.
+fn write_plots(opts: &EvalOptions, n_images: usize, order: &[String], all: &[Row]) -> Result<ChartLinks> {
     let plots = opts.out.join("plots");
     std::fs::create_dir_all(&plots).with_context(|| format!("creating {}", plots.display()))?;
+    let mut links = ChartLinks::new();
+    for &ch in &opts.channels {
+        for rho in &opts.rhos {
+            let cell = section_rows(all, ch, rho);
+            let mut charts = Vec::new();
+            for (stem, title, label, get) in METRICS {
+                let series: Vec<Series> = order
+                    .iter()
+                    .map(|m| Series {
+                        label: m.clone(),
+                        points: opts
+                            .snrs_db
+                            .iter()
+                            .filter_map(|&snr| {
+                                let rs =
+                                    cell.iter().filter(|r| &r.method == m && same(r.snr_db, snr) && r.error.is_none());
+                                mean(rs.map(|r| get(r))).map(|v| (snr, v))
+                            })
+                            .collect(),
+                        dashed: m == "jpeg-capacity" || m == BEST,
+                    })
+                    .filter(|s| !s.points.is_empty())
+                    .collect();
+                if series.is_empty() {
+                    continue;
+                }
+                let name = format!("{stem}_{}_rho{}", ch.name(), rho_stem(&rho.label));
+                Chart {
+                    title: format!(
+                        "{title} vs SNR, {}, ρ = {} ({} image{} × {} realisation{})",
+                        ch.name().to_uppercase(),
+                        rho.label,
+                        n_images,
+                        if n_images == 1 { "" } else { "s" },
+                        opts.realisations,
+                        if opts.realisations == 1 { "" } else { "s" },
+                    ),
+                    x_label: "SNR Es/N0 (dB)".into(),
+                    y_label: (*label).into(),
+                    log_y: false,
+                    series,
+                    // Quality curves rise to the upper right; SWD falls.
+                    legend_lower_left: *stem == "nonkey_swd",
+                }
+                .save(&plots.join(&name))
+                .with_context(|| format!("plotting {name}"))?;
+                charts.push(format!("[{stem}](plots/{name}.png)"));
+            }
+            links.insert((ch.name(), rho.label.clone()), charts);
+        }
+    }
+    Ok(links)
+}
 
+/// summary.md: what was swept, a table of mean metrics per (channel, ρ) with links to
+/// its charts, speed and memory, and what the grid shows.
+fn summary_markdown(
+    opts: &EvalOptions,
+    images: &[EvalImage],
+    methods: &[String],
+    rows: &[Row],
+    all: &[Row],
+    charts: &ChartLinks,
+) -> String {
+    let mut md = intro(opts, images, methods);
+    let order = report_methods(methods);
+    for &ch in &opts.channels {
+        for rho in &opts.rhos {
+            md.push_str(&metrics_table(opts, &order, ch, rho, &section_rows(all, ch, rho)));
+            if let Some(links) = charts.get(&(ch.name(), rho.label.clone())).filter(|l| !l.is_empty()) {
+                let _ = writeln!(md, "Plots (PNG, SVG next to them): {}\n", links.join(", "));
+            }
+        }
+    }
+    md.push_str(&speed_table(opts, methods, rows));
+    md.push_str(&grid_section(opts, images, methods));
+    md
+}
+
+/// The title and the paragraphs on what was swept and how to read the tables.
+fn intro(opts: &EvalOptions, images: &[EvalImage], methods: &[String]) -> String {
     let mut md = String::new();
     let sizes: Vec<String> =
         images.iter().map(|i| format!("{} {}×{}", i.name, i.image.width(), i.image.height())).collect();
@@ -140,7 +244,7 @@ pub fn write_all(
         sizes.join(", "),
         opts.snrs_db.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", "),
         opts.channels.iter().map(|c| c.name()).collect::<Vec<_>>().join(", "),
-        if opts.channels.contains(&super::ChannelKind::Rayleigh) {
+        if opts.channels.contains(&ChannelKind::Rayleigh) {
             format!(" (Rayleigh block fading, coherence {} symbols)", opts.coherence)
         } else {
             String::new()
@@ -176,108 +280,60 @@ pub fn write_all(
             if d.match_energy { ", local energy matched to the classical fill's" } else { "" }
         );
     }
+    md
+}
 
-    for &ch in &opts.channels {
-        for rho in &opts.rhos {
-            let cell: Vec<&Row> =
-                all.iter().filter(|r| r.channel == ch.name() && (r.rho_value - rho.value).abs() < 1e-12).collect();
-            let _ = writeln!(md, "## {}, ρ = {}\n", ch.name().to_uppercase(), rho.label);
+/// The table of one (channel, ρ) section: mean metrics, failed blocks and undecodable
+/// rows per SNR and method.
+fn metrics_table(opts: &EvalOptions, order: &[String], ch: ChannelKind, rho: &Rho, cell: &[&Row]) -> String {
+    let mut md = String::new();
+    let _ = writeln!(md, "## {}, ρ = {}\n", ch.name().to_uppercase(), rho.label);
+    let _ = writeln!(
+        md,
+        "| SNR (dB) | method | PSNR | key PSNR | key SSIM | non-key PSNR | MS-SSIM | VSI | non-key SWD | failed blocks | undecodable |"
+    );
+    let _ = writeln!(md, "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for &snr in &opts.snrs_db {
+        for m in order {
+            let rs: Vec<&Row> =
+                cell.iter().copied().filter(|r| &r.method == m && same(r.snr_db, snr) && r.error.is_none()).collect();
+            let errors = cell.iter().filter(|r| &r.method == m && same(r.snr_db, snr) && r.error.is_some()).count();
+            if rs.is_empty() && errors == 0 {
+                continue;
+            }
+            let failed = if m.starts_with(LDPC_PREFIX) || m == BEST {
+                let f: usize = rs.iter().filter_map(|r| r.blocks_failed).sum();
+                let b: usize = rs.iter().filter_map(|r| r.blocks).sum();
+                format!("{f}/{b}")
+            } else {
+                "–".into()
+            };
+            let und = rs.iter().filter(|r| r.undecodable).count();
+            let mut undec = format!("{und}/{}", rs.len());
+            if errors > 0 {
+                let _ = write!(undec, " ({errors} refused)");
+            }
             let _ = writeln!(
                 md,
-                "| SNR (dB) | method | PSNR | key PSNR | key SSIM | non-key PSNR | MS-SSIM | VSI | non-key SWD | failed blocks | undecodable |"
+                "| {snr} | {m} | {} | {} | {} | {} | {} | {} | {} | {failed} | {undec} |",
+                fmt(mean(rs.iter().map(|r| r.psnr)), 2),
+                fmt(mean(rs.iter().map(|r| r.key_psnr)), 2),
+                fmt(mean(rs.iter().map(|r| r.key_ssim)), 4),
+                fmt(mean(rs.iter().map(|r| r.nonkey_psnr)), 2),
+                fmt(mean(rs.iter().map(|r| r.ms_ssim)), 4),
+                fmt(mean(rs.iter().map(|r| r.vsi)), 4),
+                fmt(mean(rs.iter().map(|r| r.nonkey_swd)), 4),
             );
-            let _ = writeln!(md, "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-            for &snr in &opts.snrs_db {
-                for m in &order {
-                    let rs: Vec<&Row> = cell
-                        .iter()
-                        .copied()
-                        .filter(|r| &r.method == m && same(r.snr_db, snr) && r.error.is_none())
-                        .collect();
-                    let errors =
-                        cell.iter().filter(|r| &r.method == m && same(r.snr_db, snr) && r.error.is_some()).count();
-                    if rs.is_empty() && errors == 0 {
-                        continue;
-                    }
-                    let failed = if m.starts_with(LDPC_PREFIX) || m == BEST {
-                        let f: usize = rs.iter().filter_map(|r| r.blocks_failed).sum();
-                        let b: usize = rs.iter().filter_map(|r| r.blocks).sum();
-                        format!("{f}/{b}")
-                    } else {
-                        "–".into()
-                    };
-                    let und = rs.iter().filter(|r| r.undecodable).count();
-                    let mut undec = format!("{und}/{}", rs.len());
-                    if errors > 0 {
-                        let _ = write!(undec, " ({errors} refused)");
-                    }
-                    let _ = writeln!(
-                        md,
-                        "| {snr} | {m} | {} | {} | {} | {} | {} | {} | {} | {failed} | {undec} |",
-                        fmt(mean(rs.iter().map(|r| r.psnr)), 2),
-                        fmt(mean(rs.iter().map(|r| r.key_psnr)), 2),
-                        fmt(mean(rs.iter().map(|r| r.key_ssim)), 4),
-                        fmt(mean(rs.iter().map(|r| r.nonkey_psnr)), 2),
-                        fmt(mean(rs.iter().map(|r| r.ms_ssim)), 4),
-                        fmt(mean(rs.iter().map(|r| r.vsi)), 4),
-                        fmt(mean(rs.iter().map(|r| r.nonkey_swd)), 4),
-                    );
-                }
-            }
-            let _ = writeln!(md);
-
-            // One chart per metric: one line per method, means over images and draws.
-            let mut charts = Vec::new();
-            for (stem, title, label, get) in METRICS {
-                let series: Vec<Series> = order
-                    .iter()
-                    .map(|m| Series {
-                        label: m.clone(),
-                        points: opts
-                            .snrs_db
-                            .iter()
-                            .filter_map(|&snr| {
-                                let rs =
-                                    cell.iter().filter(|r| &r.method == m && same(r.snr_db, snr) && r.error.is_none());
-                                mean(rs.map(|r| get(r))).map(|v| (snr, v))
-                            })
-                            .collect(),
-                        dashed: m == "jpeg-capacity" || m == BEST,
-                    })
-                    .filter(|s| !s.points.is_empty())
-                    .collect();
-                if series.is_empty() {
-                    continue;
-                }
-                let name = format!("{stem}_{}_rho{}", ch.name(), rho_stem(&rho.label));
-                Chart {
-                    title: format!(
-                        "{title} vs SNR, {}, ρ = {} ({} image{} × {} realisation{})",
-                        ch.name().to_uppercase(),
-                        rho.label,
-                        images.len(),
-                        if images.len() == 1 { "" } else { "s" },
-                        opts.realisations,
-                        if opts.realisations == 1 { "" } else { "s" },
-                    ),
-                    x_label: "SNR Es/N0 (dB)".into(),
-                    y_label: (*label).into(),
-                    log_y: false,
-                    series,
-                    // Quality curves rise to the upper right; SWD falls.
-                    legend_lower_left: *stem == "nonkey_swd",
-                }
-                .save(&plots.join(&name))
-                .with_context(|| format!("plotting {name}"))?;
-                charts.push(format!("[{stem}](plots/{name}.png)"));
-            }
-            if !charts.is_empty() {
-                let _ = writeln!(md, "Plots (PNG, SVG next to them): {}\n", charts.join(", "));
-            }
         }
     }
+    let _ = writeln!(md);
+    md
+}
 
-    // Speed: median wall-clock time per call over every row of the sweep.
+/// Speed: median wall-clock time per call over every row of the sweep, and the peak
+/// memory of this process.
+fn speed_table(opts: &EvalOptions, methods: &[String], rows: &[Row]) -> String {
+    let mut md = String::new();
     let _ = writeln!(md, "## Speed and memory\n");
     let _ = writeln!(md, "| method | runs | median encode (ms) | median decode (ms) |");
     let _ = writeln!(md, "|---|---:|---:|---:|");
@@ -299,10 +355,13 @@ pub fn write_all(
         opts.jobs,
         peak_memory().unwrap_or_else(|| "n/a".into())
     );
+    md
+}
 
-    // The grid: rows are images, columns the original then each method per grid SNR.
-    let grid_snrs = opts.grid_snrs();
-    let gm = grid_methods(methods);
+/// What `grid.png` shows: rows are images, columns the original then each method per
+/// grid SNR.
+fn grid_section(opts: &EvalOptions, images: &[EvalImage], methods: &[String]) -> String {
+    let mut md = String::new();
     let _ = writeln!(md, "## Image grid\n");
     let _ = writeln!(
         md,
@@ -310,15 +369,26 @@ pub fn write_all(
         opts.channels[0].name(),
         opts.rhos[0].label,
         images.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", "),
-        grid_snrs.iter().map(|s| format!("at {s} dB: {}", gm.join(", "))).collect::<Vec<_>>().join("; ")
+        opts.grid_snrs()
+            .iter()
+            .map(|s| format!("at {s} dB: {}", grid_methods(methods).join(", ")))
+            .collect::<Vec<_>>()
+            .join("; ")
     );
-    if let Some(tiles) = tiles {
-        grid(opts, images, &gm, &grid_snrs, &all, tiles)?
-            .save(opts.out.join("grid.png"))
-            .context("writing grid.png")?;
-    }
-    std::fs::write(opts.out.join("summary.md"), &md).context("writing summary.md")?;
-    Ok(md)
+    md
+}
+
+/// Writes `grid.png` from the tiles the sweep kept.
+fn write_grid(
+    opts: &EvalOptions,
+    images: &[EvalImage],
+    methods: &[String],
+    all: &[Row],
+    tiles: &HashMap<TileKey, RgbImage>,
+) -> Result<()> {
+    grid(opts, images, &grid_methods(methods), &opts.grid_snrs(), all, tiles)?
+        .save(opts.out.join("grid.png"))
+        .context("writing grid.png")
 }
 
 fn grid(
@@ -364,6 +434,14 @@ fn grid(
         }
     }
     Ok(out)
+}
+
+/// Peak resident memory of this process (VmHWM), e.g. "812 MB"; `None` off Linux.
+pub fn peak_memory() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: u64 =
+        status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(format!("{:.0} MB", kb as f64 / 1024.0))
 }
 
 /// Path of a chart's PNG for a metric, channel and ρ label (for tests and the README).

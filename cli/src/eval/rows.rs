@@ -2,19 +2,21 @@
 //! two files they are streamed to: `results.csv` (tidy, one column per field, the
 //! resume index) and `results.jsonl` (the same rows as JSON objects).
 //!
-//! The CSV is written and read without a CSV crate: fields are numbers, booleans or
-//! short strings; strings are quoted when they hold a comma or a quote, and newlines
-//! are replaced by spaces so that one row is always one line (a torn last line after
-//! an interrupt is then easy to recognise and drop).
+//! The CSV goes through the `csv` crate with [`Row`]'s serde derive: numbers as serde
+//! writes them (the shortest text that reads back to the same value), booleans as
+//! `true`/`false`, `None` as an empty field, strings quoted when they hold a comma or a
+//! quote. Newlines in strings are replaced by spaces so that one row is always one line,
+//! written with its line break in one write: text after the last line break of the file
+//! is a row torn by an interrupt, and is dropped.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// One measured transmission. Field order is the CSV column order ([`COLUMNS`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -131,9 +133,6 @@ pub const COLUMNS: &[&str] = &[
     "error",
 ];
 
-/// Columns read back as strings even when they look like numbers (an image named `1`).
-const STRING_COLUMNS: &[&str] = &["image", "method", "channel", "rho", "error"];
-
 /// What identifies a row for resuming: the sweep coordinates and the base seed.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RowKey(String);
@@ -157,89 +156,55 @@ pub fn header_line() -> String {
     COLUMNS.join(",")
 }
 
-fn cell(v: &Value) -> String {
-    match v {
-        Value::Null => String::new(),
-        Value::String(s) => {
-            let s = s.replace(['\n', '\r'], " ");
-            if s.contains([',', '"']) {
-                format!("\"{}\"", s.replace('"', "\"\""))
-            } else {
-                s
-            }
-        }
-        other => other.to_string(),
-    }
-}
-
 /// The row as one CSV line (no newline).
 pub fn csv_line(row: &Row) -> Result<String> {
-    let v = serde_json::to_value(row)?;
-    let map = v.as_object().context("row is not an object")?;
-    Ok(COLUMNS.iter().map(|c| map.get(*c).map(cell).unwrap_or_default()).collect::<Vec<_>>().join(","))
+    let one_line = |s: &str| s.replace(['\n', '\r'], " ");
+    let flat = Row {
+        image: one_line(&row.image),
+        method: one_line(&row.method),
+        channel: one_line(&row.channel),
+        rho: one_line(&row.rho),
+        error: row.error.as_deref().map(one_line),
+        ..row.clone()
+    };
+    let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
+    w.serialize(&flat).context("formatting a result row")?;
+    let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("formatting a result row: {}", e.error()))?;
+    let mut line = String::from_utf8(bytes).context("formatting a result row")?;
+    if line.ends_with('\n') {
+        line.pop();
+    }
+    Ok(line)
 }
 
-/// Splits one CSV line (quotes with `""` escapes; no embedded newlines).
-fn split_line(line: &str) -> Option<Vec<String>> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut chars = line.chars().peekable();
-    let mut quoted = false;
-    let mut at_start = true;
-    while let Some(c) = chars.next() {
-        if quoted {
-            match c {
-                '"' if chars.peek() == Some(&'"') => {
-                    cur.push('"');
-                    chars.next();
-                }
-                '"' => quoted = false,
-                _ => cur.push(c),
-            }
-        } else {
-            match c {
-                '"' if at_start => quoted = true,
-                ',' => {
-                    out.push(std::mem::take(&mut cur));
-                    at_start = true;
-                    continue;
-                }
-                _ => cur.push(c),
+/// Whether a CSV header record is [`COLUMNS`].
+fn is_header(record: &csv::StringRecord) -> bool {
+    record.iter().eq(COLUMNS.iter().copied())
+}
+
+/// The rows of a results.csv being resumed: only the complete lines (text after the
+/// last line break is a torn write), and of them the ones that parse as rows. An empty
+/// file has no rows; a header other than [`COLUMNS`] is an error.
+fn read_resumable(bytes: &[u8], path: &Path) -> Result<Vec<Row>> {
+    let complete = &bytes[..bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)];
+    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(complete);
+    let header = reader.headers().with_context(|| format!("reading {}", path.display()))?;
+    if !header.is_empty() && !is_header(header) {
+        bail!(
+            "{} was written with other columns (an older semcom?); move it away or use another --out",
+            path.display()
+        );
+    }
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        let record = record.with_context(|| format!("reading {}", path.display()))?;
+        if record.len() == COLUMNS.len() {
+            if let Ok(row) = record.deserialize(None) {
+                rows.push(row);
             }
         }
-        at_start = false;
     }
-    if quoted {
-        return None;
-    }
-    out.push(cur);
-    Some(out)
-}
-
-/// Parses one CSV line into a row; `None` if it is torn or malformed.
-pub fn parse_line(line: &str) -> Option<Row> {
-    let cells = split_line(line)?;
-    if cells.len() != COLUMNS.len() {
-        return None;
-    }
-    let mut map = Map::new();
-    for (name, text) in COLUMNS.iter().zip(cells) {
-        let v = if text.is_empty() {
-            Value::Null
-        } else if STRING_COLUMNS.contains(name) {
-            Value::String(text)
-        } else if text == "true" || text == "false" {
-            Value::Bool(text == "true")
-        } else if let Ok(u) = text.parse::<u64>() {
-            Value::from(u)
-        } else if let Ok(i) = text.parse::<i64>() {
-            Value::from(i)
-        } else {
-            Value::from(text.parse::<f64>().ok()?)
-        };
-        map.insert((*name).to_string(), v);
-    }
-    serde_json::from_value(Value::Object(map)).ok()
+    Ok(rows)
 }
 
 /// File next to `results.csv` recording the [`SweepSettings`] its rows were computed with.
@@ -298,27 +263,12 @@ impl RowWriter {
     pub fn open(out: &Path, settings: &SweepSettings) -> Result<(Self, Existing)> {
         let csv_path = out.join("results.csv");
         let jsonl_path = out.join("results.jsonl");
-        let mut rows = Vec::new();
-        if csv_path.exists() {
-            let f = File::open(&csv_path).with_context(|| format!("reading {}", csv_path.display()))?;
-            let mut lines = BufReader::new(f).lines();
-            if let Some(h) = lines.next() {
-                let h = h.with_context(|| format!("reading {}", csv_path.display()))?;
-                if h.trim_end() != header_line() {
-                    bail!(
-                        "{} was written with other columns (an older semcom?); move it away or use another --out",
-                        csv_path.display()
-                    );
-                }
-            }
-            for line in lines {
-                let line = line.with_context(|| format!("reading {}", csv_path.display()))?;
-                // Only a torn line (interrupted write) fails to parse; it is re-run.
-                if let Some(r) = parse_line(&line) {
-                    rows.push(r);
-                }
-            }
-        }
+        let rows = if csv_path.exists() {
+            let bytes = std::fs::read(&csv_path).with_context(|| format!("reading {}", csv_path.display()))?;
+            read_resumable(&bytes, &csv_path)?
+        } else {
+            Vec::new()
+        };
         let settings_path = out.join(SETTINGS_FILE);
         let mut recorded = settings.clone();
         if settings_path.exists() {
@@ -376,20 +326,15 @@ impl RowWriter {
 
 /// Reads every row of a results.csv (for reports and tests).
 pub fn read_csv(path: &Path) -> Result<Vec<Row>> {
-    let f = File::open(path).with_context(|| format!("reading {}", path.display()))?;
-    let mut lines = BufReader::new(f).lines();
-    let header = lines.next().transpose()?.unwrap_or_default();
-    if header.trim_end() != header_line() {
+    let mut reader = csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
+    if !is_header(reader.headers().with_context(|| format!("reading {}", path.display()))?) {
         bail!("{}: unexpected header", path.display());
     }
-    let mut rows = Vec::new();
-    for (i, line) in lines.enumerate() {
-        let line = line?;
-        rows.push(
-            parse_line(&line).with_context(|| format!("{}: line {} is not a result row", path.display(), i + 2))?,
-        );
-    }
-    Ok(rows)
+    reader
+        .deserialize()
+        .enumerate()
+        .map(|(i, row)| row.with_context(|| format!("{}: line {} is not a result row", path.display(), i + 2)))
+        .collect()
 }
 
 #[cfg(test)]
@@ -452,13 +397,32 @@ mod tests {
     #[test]
     fn csv_line_round_trips() {
         let r = row();
-        let back = parse_line(&csv_line(&r).unwrap()).expect("parses");
+        let line = csv_line(&r).unwrap();
+        let file = format!("{}\n{line}\n", header_line());
+        let back = read_resumable(file.as_bytes(), Path::new("results.csv")).expect("parses");
         let mut expected = r.clone();
         expected.error = Some("line break, comma".into());
-        assert_eq!(back, expected);
-        assert_eq!(back.key(), r.key());
-        // A torn line is rejected, not misread.
-        let line = csv_line(&r).unwrap();
-        assert!(parse_line(&line[..line.len() / 2]).is_none());
+        assert_eq!(back, [expected]);
+        assert_eq!(back[0].key(), r.key());
+        // A torn line is rejected, not misread: cut anywhere, even in the last field.
+        for cut in [line.len() / 2, line.len() - 3] {
+            let torn = format!("{}\n{line}\n{}", header_line(), &line[..cut]);
+            assert_eq!(read_resumable(torn.as_bytes(), Path::new("results.csv")).expect("parses").len(), 1);
+        }
+        // Another schema is refused.
+        assert!(read_resumable(b"image,method\nx,y\n", Path::new("results.csv")).is_err());
+    }
+
+    /// The line is the one the hand-written format gave: fields in column order, `None`
+    /// empty, floats in their shortest form with a `.0` on whole values, strings with a
+    /// comma or quote quoted with `""` escapes.
+    #[test]
+    fn csv_line_format() {
+        assert_eq!(
+            csv_line(&row()).unwrap(),
+            "\"a,\"\"b\"\"\",10,20,jpeg-ldpc-mcs5,rayleigh,1024,0.0,1/32,0.03125,-2.5,1,7,18446744073709551615,16,\
+             100,0,116,120,5,40,,,0.5,2,1,true,0,0.25,12.5,0.1,,0.8,0.2,11.0,0.5,13.0,0.01,1.5,2.0,\
+             \"line break, comma\""
+        );
     }
 }
