@@ -3,7 +3,7 @@
 
 use anyhow::{Context, Result};
 use semcom_codec::baseline::{jpeg_capacity, jpeg_ldpc_decode, jpeg_ldpc_encode, JpegChoice, JpegLdpcConfig};
-use semcom_codec::softcast::{ChannelUseSplit, Received};
+use semcom_codec::stream::{ChannelUseSplit, Received};
 use semcom_phy::digital::Mcs;
 
 use super::channel::transmit;
@@ -40,8 +40,8 @@ impl Method for JpegLdpc {
     fn run(&self, cell: &Cell) -> Result<Outcome> {
         let (tx, encode_ms) = timed(|| jpeg_ldpc_encode(cell.image, cell.rho, &self.config));
         let tx = tx?;
-        let out = transmit(&tx.segments, &cell.channel)?;
-        let mut rx = Received::from_segments(&tx.segments, self.config.mcs);
+        let out = transmit(&tx.bursts, &cell.channel)?;
+        let mut rx = Received::from_bursts(&tx.bursts, self.config.mcs);
         rx.stream = out.stream;
         let (w, h) = cell.image.dimensions();
         let (rec, decode_ms) = timed(|| jpeg_ldpc_decode(&rx, &self.config, (w, h)));

@@ -9,7 +9,8 @@ use anyhow::{bail, Context, Result};
 use image::RgbImage;
 use semcom_codec::generate::{ClassicalFill, Generator};
 use semcom_codec::semantic::{self, SemanticConfig, SemanticRequest};
-use semcom_codec::softcast::{self, ChannelUseSplit, Received, SoftCastConfig};
+use semcom_codec::softcast::{self, SoftCastConfig};
+use semcom_codec::stream::{ChannelUseSplit, Received};
 use semcom_models::DiffusionSettings;
 use semcom_receiver::GeneratorKind;
 
@@ -140,8 +141,8 @@ impl Method for Semcom {
     fn run(&self, cell: &Cell) -> Result<Outcome> {
         let (tx, encode_ms) = timed(|| semantic::encode(cell.image, &request(cell.rho, cell.snr_db), &self.config));
         let tx = tx?;
-        let out = transmit(&tx.segments, &cell.channel)?;
-        let mut rx = Received::from_segments(&tx.segments, tx.report.mcs);
+        let out = transmit(&tx.bursts, &cell.channel)?;
+        let mut rx = Received::from_bursts(&tx.bursts, tx.report.mcs);
         rx.stream = out.stream;
         let (rec, decode_ms) = timed(|| semantic::decode(&rx, &self.config, self.generator.as_ref()));
         let (w, h) = cell.image.dimensions();
@@ -177,8 +178,8 @@ impl Method for SoftCast {
     fn run(&self, cell: &Cell) -> Result<Outcome> {
         let (tx, encode_ms) = timed(|| softcast::encode(cell.image, cell.rho, &self.config));
         let tx = tx?;
-        let out = transmit(&tx.segments, &cell.channel)?;
-        let mut rx = Received::from_segments(&tx.segments, self.config.meta_mcs);
+        let out = transmit(&tx.bursts, &cell.channel)?;
+        let mut rx = Received::from_bursts(&tx.bursts, self.config.meta_mcs);
         rx.stream = out.stream;
         let (rec, decode_ms) = timed(|| softcast::decode(&rx, &self.config));
         let (w, h) = cell.image.dimensions();

@@ -46,13 +46,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::{AnalogRx, KeyDecoded, KeyEncoder, KeyError, KeySymbols, Prepared};
+use super::{KeyDecoded, KeyEncoder, KeyError, KeySymbols, Prepared};
+use crate::analog::{gain, llse, to_symbols, AnalogRx, LambdaQuant};
+use crate::bits::{BitReader, BitWriter};
 use crate::color::Planes;
 use crate::dct::Dct2d;
 use crate::segment::BlockMask;
-use crate::softcast::bits::{BitReader, BitWriter};
-use crate::softcast::layout::LambdaQuant;
-use crate::C32;
 
 /// Key encoder id of [`HybridDct`] in the semantic header.
 pub const HYBRID_ID: u8 = 1;
@@ -440,11 +439,6 @@ fn select(layout: &Layout, lambda_hat: &[f64], dims: usize) -> Vec<(usize, usize
     out
 }
 
-/// Per-chunk gain `g = scale · λ̂^(−1/4)`.
-fn gain(scale: f64, lambda_hat: f64) -> f64 {
-    scale * lambda_hat.powf(-0.25)
-}
-
 /// Q8.8 log2 of the power scale.
 fn quantise_scale(scale: f64) -> i16 {
     if scale > 0.0 && scale.is_finite() {
@@ -537,12 +531,9 @@ impl Prepared for HybridPrepared {
                 }
             });
         }
-        if !reals.len().is_multiple_of(2) {
-            reals.push(0.0);
-        }
         let chunks_sent = sel.iter().filter(|&&(i, k)| k == self.layout.chunks[i].len).count();
         KeySymbols {
-            symbols: reals.chunks_exact(2).map(|p| C32::new(p[0], p[1])).collect(),
+            symbols: to_symbols(reals),
             side: self.write_side(scale_q),
             coefficients: dims,
             chunks_sent,
@@ -803,7 +794,7 @@ impl KeyEncoder for HybridDct {
                 }
                 if let Some((y, sigma2)) = sample {
                     let yr = f64::from(if t.is_multiple_of(2) { y.re } else { y.im });
-                    let x = (g * lam / (g * g * lam + sigma2) * yr) as f32;
+                    let x = llse(g, lam, sigma2, yr) as f32;
                     match c {
                         Coef::Frame(j) => frame[chunk.channel][j] = x,
                         Coef::Block(b, j) => residual[chunk.channel][b][j] = x,

@@ -1,6 +1,7 @@
 use super::*;
 use crate::color::rgb_to_ycbcr;
 use crate::segment::{importance_map, key_mask, ImportanceConfig};
+use crate::C32;
 use image::RgbImage;
 
 /// Deterministic test picture with smooth areas, edges and fine texture (no samples).
