@@ -6,6 +6,7 @@
 use anyhow::{bail, Result};
 use semcom_codec::stream::Burst;
 use semcom_codec::C32;
+use semcom_dsp::rng::mix;
 use semcom_phy::link_channel::{FadingKind, LinkChannel, LinkChannelConfig};
 
 /// Symbols per wire frame (the sender's default `frame_symbols`).
@@ -104,11 +105,7 @@ pub fn stable_hash(parts: &[&str]) -> u64 {
             h = h.wrapping_mul(0x0000_0100_0000_01b3);
         }
     }
-    h ^= h >> 30;
-    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    h ^= h >> 27;
-    h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
-    h ^ (h >> 31)
+    mix(h)
 }
 
 /// The channel seed of a cell: every method of one (image, channel, ρ, SNR,

@@ -20,7 +20,6 @@
 
 pub mod analog;
 pub mod baseline;
-pub(crate) mod bits;
 pub mod color;
 pub mod dct;
 pub mod error;

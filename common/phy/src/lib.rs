@@ -3,7 +3,7 @@
 //! Composable blocks in the spirit of Sionna's PHY API, each with explicit shapes:
 //! [`mapping`] (Gray QAM mapper, hard and soft demapper), [`channel`] (AWGN, block
 //! fading, frame erasures), [`pilots`] (pilot framing, LS/LMMSE channel estimation),
-//! [`repetition`] (robust BPSK for metadata).
+//! [`repetition`] (robust BPSK for metadata), [`bits`] (MSB-first bit fields).
 //!
 //! # Conventions (DESIGN §2)
 //!
@@ -17,6 +17,7 @@
 //!   Sionna's sign convention.
 //! * A "perfect CSI" receiver (true `h`) exists only for comparisons and is labelled so.
 
+pub mod bits;
 pub mod channel;
 pub mod digital;
 pub mod link_channel;

@@ -9,21 +9,13 @@
 //! symbols; [`PilotPattern::extract`] estimates `h` per block and returns the data with a
 //! per-symbol channel estimate and effective noise variance ([`Equalized`]).
 
+use semcom_dsp::rng::SplitMix64;
+
 use crate::mapping::{DemapMethod, Modulation};
 use crate::{PhyError, C32};
 
 /// Seed of the pilot generator. Part of the protocol: sender and receiver must agree.
 const PILOT_SEED: u64 = 0x5EC0_C0DE_0000_0001;
-
-/// SplitMix64 step. Chosen because it is tiny, fully specified and independent of any crate
-/// version, so the pilot sequence can never change under a dependency upgrade.
-fn splitmix64(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
 
 /// The first `n` symbols of the fixed pilot sequence: unit-modulus QPSK `(±1 ± j)/√2`.
 ///
@@ -31,13 +23,15 @@ fn splitmix64(state: &mut u64) -> u64 {
 /// prefix of `pilot_sequence(n)` for `m ≤ n`.
 pub fn pilot_sequence(n: usize) -> Vec<C32> {
     let a = std::f32::consts::FRAC_1_SQRT_2;
-    let mut state = PILOT_SEED;
+    // SplitMix64: fully specified and independent of any crate version, so the pilot
+    // sequence can never change under a dependency upgrade.
+    let mut rng = SplitMix64::new(PILOT_SEED);
     let mut out = Vec::with_capacity(n);
     let mut word = 0u64;
     for k in 0..n {
         // 32 QPSK symbols (2 bits each) per 64-bit word.
         if k % 32 == 0 {
-            word = splitmix64(&mut state);
+            word = rng.next_u64();
         }
         let bits = (word >> (2 * (k % 32))) & 0b11;
         let re = if bits & 1 == 0 { a } else { -a };

@@ -25,11 +25,13 @@
 use image::RgbImage;
 use rustfft::num_complex::Complex32;
 use rustfft::FftPlanner;
+use semcom_dsp::fft::fft2;
+use semcom_dsp::rng::SplitMix64;
 
 use super::{GenerateError, Generator, GeneratorInput};
 use crate::color::{ycbcr_to_rgb, Planes};
 use crate::prompt::{
-    basis, box_half, detail_map, oriented_gradient, segment_geometry, validate, zigzag, PromptLimits, StructuredPrompt,
+    basis, detail_map, gradient_energy, segment_geometry, validate, zigzag, PromptLimits, StructuredPrompt,
     TextureStats, AC_STEP, C_DC_STEP, ENERGY_PER_OCTAVE, ORIENTATIONS, SCALES, Y_DC_STEP,
 };
 use crate::segment::BlockMask;
@@ -102,7 +104,8 @@ impl Generator for ClassicalFill {
             let mut planner = FftPlanner::new();
             for (s, seg) in input.prompt.segments.iter().enumerate() {
                 if let Some(t) = &seg.texture {
-                    let seed = SplitMix64(input.seed ^ (s as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03)).next_u64();
+                    let seed =
+                        SplitMix64::new(input.seed ^ (s as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03)).next_u64();
                     add_texture(&mut out.y, &layout, s, t, &ramp, self.texture_strength, seed, &mut planner);
                 }
             }
@@ -462,7 +465,7 @@ fn add_texture(
     }
 
     // White noise → spectrum; every bin belongs to at most one component.
-    let mut rng = SplitMix64(seed);
+    let mut rng = SplitMix64::new(seed);
     let mut spec: Vec<Complex32> = Vec::with_capacity(n + 1);
     while spec.len() < n {
         let (a, b) = rng.gaussian_pair();
@@ -487,11 +490,11 @@ fn add_texture(
 
     let gain: [f32; COMPONENTS] = match Target::of(stats) {
         Target::Energy(target) => {
-            let have = flatten(&gradient_energy(&base, cw, ch, &inside));
+            let have = segment_energy(&base, cw, ch, &inside);
             // m[i * COMPONENTS + c]: energy component c alone adds to measurement i.
             let mut m = vec![0f64; COMPONENTS * COMPONENTS];
             for c in (0..COMPONENTS).filter(|&c| present[c]) {
-                let e = flatten(&gradient_energy(&field(&unit(c), planner), cw, ch, &inside));
+                let e = segment_energy(&field(&unit(c), planner), cw, ch, &inside);
                 for i in 0..COMPONENTS {
                     m[i * COMPONENTS + c] = e[i];
                 }
@@ -615,39 +618,13 @@ fn components(cw: usize, ch: usize) -> Vec<u32> {
     out
 }
 
-/// Mean squared oriented gradient per (scale, orientation) over the pixels where `inside`
-/// holds, exactly as [`crate::prompt::describe`] measures a segment (before quantising):
-/// box pyramid 1×, 2×, 4×, central differences (one-sided at the segment's border),
-/// projections on θ = 0°, 45°, 90°, 135°. `plane` and `inside` are `h × w`, and the crop
-/// must start on a multiple of [`ALIGN`] and end on one or at the image edge.
-fn gradient_energy(plane: &[f32], w: usize, h: usize, inside: &[bool]) -> [[f64; ORIENTATIONS]; SCALES] {
-    let mut energy = [[0f64; ORIENTATIONS]; SCALES];
-    let mut luma = plane.to_vec();
-    let (mut lw, mut lh) = (w, h);
-    for (s, e) in energy.iter_mut().enumerate() {
-        let step = 1usize << s;
-        if s > 0 {
-            (luma, lw, lh) = box_half(&luma, lw, lh);
-        }
-        let lab = |x: usize, y: usize| inside[y * step * w + x * step];
-        let mut count = 0f64;
-        for y in 0..lh {
-            for x in 0..lw {
-                if !lab(x, y) {
-                    continue;
-                }
-                let proj = oriented_gradient(&luma, lw, lh, x, y, lab);
-                for (acc, p) in e.iter_mut().zip(proj) {
-                    *acc += (p * p) as f64;
-                }
-                count += 1.0;
-            }
-        }
-        if count > 0.0 {
-            e.iter_mut().for_each(|v| *v /= count);
-        }
-    }
-    energy
+/// Gradient energy per component (`scale · ORIENTATIONS + orientation`) over the pixels
+/// where `inside` holds, exactly as [`crate::prompt::describe`] measures a segment
+/// (before quantising). `plane` and `inside` are `h × w`, and the crop must start on a
+/// multiple of [`ALIGN`] and end on one or at the image edge.
+fn segment_energy(plane: &[f32], w: usize, h: usize, inside: &[bool]) -> [f64; COMPONENTS] {
+    let e = gradient_energy(plane, w, h, 1, |x, y| usize::from(!inside[y * w + x]), |_, _, _, _| {});
+    flatten(&e[0])
 }
 
 fn flatten(e: &[[f64; ORIENTATIONS]; SCALES]) -> [f64; COMPONENTS] {
@@ -707,49 +684,6 @@ fn nnls(m: &[f64], cols: usize, d: &[f64], wts: &[f64]) -> Vec<f64> {
     x
 }
 
-/// In-place 2-D FFT of a row-major `h × w` buffer (rows, then columns via transposes).
-fn fft2(planner: &mut FftPlanner<f32>, data: &mut [Complex32], w: usize, h: usize, inverse: bool) {
-    let plan = |p: &mut FftPlanner<f32>, n: usize| if inverse { p.plan_fft_inverse(n) } else { p.plan_fft_forward(n) };
-    plan(planner, w).process(data);
-    let mut t = vec![Complex32::new(0.0, 0.0); data.len()];
-    for y in 0..h {
-        for x in 0..w {
-            t[x * h + y] = data[y * w + x];
-        }
-    }
-    plan(planner, h).process(&mut t);
-    for x in 0..w {
-        for y in 0..h {
-            data[y * w + x] = t[x * h + y];
-        }
-    }
-}
-
-/// SplitMix64 (Steele, Lea & Flood 2014): tiny, deterministic, good enough for noise.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in (0, 1].
-    fn unit(&mut self) -> f64 {
-        ((self.next_u64() >> 11) + 1) as f64 / (1u64 << 53) as f64
-    }
-
-    /// Two independent standard normal samples (Box–Muller).
-    fn gaussian_pair(&mut self) -> (f64, f64) {
-        let r = (-2.0 * self.unit().ln()).sqrt();
-        let t = std::f64::consts::TAU * self.unit();
-        (r * t.cos(), r * t.sin())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use image::{Rgb, RgbImage};
@@ -780,7 +714,7 @@ mod tests {
     }
 
     fn noise(n: usize, seed: u64) -> Vec<f32> {
-        let mut r = SplitMix64(seed);
+        let mut r = SplitMix64::new(seed);
         (0..n).map(|_| r.gaussian_pair().0 as f32).collect()
     }
 
@@ -1055,7 +989,7 @@ mod tests {
         for (s, seg) in prompt.segments.iter().enumerate() {
             let inside: Vec<bool> =
                 (0..luma.len()).map(|i| layout.label_at(i % w as usize, i / w as usize) == s as u32).collect();
-            let e = flatten(&gradient_energy(&luma, w as usize, h as usize, &inside));
+            let e = segment_energy(&luma, w as usize, h as usize, &inside);
             let q: Vec<u32> = e.iter().map(|&v| (ENERGY_PER_OCTAVE as f64 * (1.0 + v).log2()).round() as u32).collect();
             assert_eq!(q, seg.texture.as_ref().unwrap().energy, "segment {s}");
         }

@@ -46,9 +46,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use semcom_phy::bits::{pack, unpack, BitReader, BitWriter};
+
 use super::{KeyDecoded, KeyEncoder, KeyError, KeySymbols, Prepared};
 use crate::analog::{gain, llse, to_symbols, AnalogRx, LambdaQuant};
-use crate::bits::{BitReader, BitWriter};
 use crate::color::Planes;
 use crate::dct::Dct2d;
 use crate::segment::BlockMask;
@@ -540,14 +541,6 @@ impl Prepared for HybridPrepared {
             chunks_total: self.layout.chunks.len(),
         }
     }
-}
-
-fn pack(bits: &[bool]) -> Vec<u8> {
-    bits.chunks(8).map(|c| c.iter().enumerate().fold(0u8, |b, (i, &x)| b | (u8::from(x) << (7 - i)))).collect()
-}
-
-fn unpack(bytes: &[u8]) -> Vec<bool> {
-    bytes.iter().flat_map(|&b| (0..8).map(move |i| b >> (7 - i) & 1 == 1)).collect()
 }
 
 /// Radial position of band (i, j) on a log scale: the regressor of the spectral slope.

@@ -76,8 +76,8 @@ struct Acc {
     sum_y: f64,
     sum_yy: f64,
     sum: [f64; 3],
+    /// Mean oriented gradient energy per scale and orientation ([`gradient_energy`]).
     energy: [[f64; ORIENTATIONS]; SCALES],
-    energy_n: [f64; SCALES],
     /// Per detail-map cell of the segment (ascending cell index): the cell, the sum of
     /// gx² + gy² over the segment's pixels in it and their count.
     detail: Vec<(usize, f64, f64)>,
@@ -123,7 +123,6 @@ pub fn describe(img: &RgbImage, non_key: &BlockMask, detail: PromptDetail) -> St
             sum_yy: 0.0,
             sum: [0.0; 3],
             energy: [[0.0; ORIENTATIONS]; SCALES],
-            energy_n: [0.0; SCALES],
             detail: detail_map::segment_cells(m).into_iter().map(|c| (c, 0.0, 0.0)).collect(),
         });
     }
@@ -162,38 +161,23 @@ pub fn describe(img: &RgbImage, non_key: &BlockMask, detail: PromptDetail) -> St
         }
     }
 
-    // Texture: oriented gradient energy at scales 1, 2, 4.
+    // Texture: oriented gradient energy at scales 1, 2, 4; the detail map from the
+    // full-resolution gradients.
     if ne > 0 && !accs.is_empty() {
-        let mut luma = planes.y.clone();
-        let (mut lw, mut lh) = (w as usize, h as usize);
-        for s in 0..SCALES {
-            let step = 1u32 << s;
-            if s > 0 {
-                (luma, lw, lh) = box_half(&luma, lw, lh);
-            }
-            let lab = |x: usize, y: usize| label_at(x as u32 * step, y as u32 * step);
-            for y in 0..lh {
-                for x in 0..lw {
-                    let l = lab(x, y);
-                    if l == usize::MAX {
-                        continue;
-                    }
-                    let proj = oriented_gradient(&luma, lw, lh, x, y, |xx, yy| lab(xx, yy) == l);
-                    let a = &mut accs[l];
-                    for (k, p) in proj.iter().enumerate() {
-                        a.energy[s][k] += (p * p) as f64;
-                    }
-                    a.energy_n[s] += 1.0;
-                    if s == 0 && map {
-                        // proj[0] = gx, proj[2] = gy.
-                        let cell = detail_map::cell_of(x as u32 / b, y as u32 / b, wb);
-                        if let Ok(k) = a.detail.binary_search_by_key(&cell, |d| d.0) {
-                            a.detail[k].1 += (proj[0] * proj[0] + proj[2] * proj[2]) as f64;
-                            a.detail[k].2 += 1.0;
-                        }
-                    }
+        let label = |x: usize, y: usize| label_at(x as u32, y as u32);
+        let energy = gradient_energy(&planes.y, w as usize, h as usize, accs.len(), label, |x, y, l, proj| {
+            if map {
+                // proj[0] = gx, proj[2] = gy.
+                let a = &mut accs[l];
+                let cell = detail_map::cell_of(x as u32 / b, y as u32 / b, wb);
+                if let Ok(k) = a.detail.binary_search_by_key(&cell, |d| d.0) {
+                    a.detail[k].1 += (proj[0] * proj[0] + proj[2] * proj[2]) as f64;
+                    a.detail[k].2 += 1.0;
                 }
             }
+        });
+        for (a, e) in accs.iter_mut().zip(energy) {
+            a.energy = e;
         }
     }
 
@@ -254,12 +238,7 @@ fn texture(a: &Acc, ne: usize, map: bool) -> TextureStats {
     } else {
         0.0
     };
-    let full: Vec<u32> = (0..SCALES)
-        .flat_map(|s| {
-            (0..ORIENTATIONS)
-                .map(move |k| if a.energy_n[s] > 0.0 { quant_energy(a.energy[s][k] / a.energy_n[s]) } else { 0 })
-        })
-        .collect();
+    let full: Vec<u32> = a.energy.iter().flat_map(|e| e.iter().map(|&v| quant_energy(v))).collect();
     let energy = match ne {
         0 => Vec::new(),
         n if n == ORIENTATIONS => (0..ORIENTATIONS)
@@ -278,6 +257,58 @@ fn texture(a: &Acc, ne: usize, map: bool) -> TextureStats {
         Vec::new()
     };
     TextureStats { energy, luma_std: (std.round() as u32).min(LUMA_STD_MAX), block_detail }
+}
+
+/// Mean squared oriented gradient per region, scale and orientation: the texture
+/// statistics before quantising (module docs of [`crate::prompt`]). Box pyramid 1×, 2×,
+/// 4× of the `h × w` plane `luma`; at each scale [`oriented_gradient`] restricted to the
+/// pixel's region. `label(x, y)` is the region of full-resolution pixel (x, y), anything
+/// from `regions` on meaning none; a pyramid pixel takes the region of its top-left
+/// full-resolution pixel. `fine(x, y, region, projections)` sees every full-resolution
+/// pixel of a region. Regions without pixels at a scale get 0 there.
+pub(crate) fn gradient_energy(
+    luma: &[f32],
+    w: usize,
+    h: usize,
+    regions: usize,
+    label: impl Fn(usize, usize) -> usize,
+    mut fine: impl FnMut(usize, usize, usize, &[f32; ORIENTATIONS]),
+) -> Vec<[[f64; ORIENTATIONS]; SCALES]> {
+    let mut energy = vec![[[0f64; ORIENTATIONS]; SCALES]; regions];
+    let mut count = vec![[0f64; SCALES]; regions];
+    let mut plane = luma.to_vec();
+    let (mut lw, mut lh) = (w, h);
+    for s in 0..SCALES {
+        let step = 1usize << s;
+        if s > 0 {
+            (plane, lw, lh) = box_half(&plane, lw, lh);
+        }
+        let lab = |x: usize, y: usize| label(x * step, y * step);
+        for y in 0..lh {
+            for x in 0..lw {
+                let l = lab(x, y);
+                if l >= regions {
+                    continue;
+                }
+                let proj = oriented_gradient(&plane, lw, lh, x, y, |xx, yy| lab(xx, yy) == l);
+                for (acc, p) in energy[l][s].iter_mut().zip(proj) {
+                    *acc += (p * p) as f64;
+                }
+                count[l][s] += 1.0;
+                if s == 0 {
+                    fine(x, y, l, &proj);
+                }
+            }
+        }
+    }
+    for (e, n) in energy.iter_mut().zip(&count) {
+        for (es, &ns) in e.iter_mut().zip(n) {
+            if ns > 0.0 {
+                es.iter_mut().for_each(|v| *v /= ns);
+            }
+        }
+    }
+    energy
 }
 
 /// One level up the box pyramid: 2×2 means (partial at the right/bottom edge).

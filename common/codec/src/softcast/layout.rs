@@ -5,7 +5,7 @@
 //! bit-for-bit on chunk order, gains and symbol counts.
 
 use crate::analog::{gain, LambdaQuant, LOG2_FIXED_SCALE, LOG2_LAMBDA_MAX, LOG2_LAMBDA_MIN};
-use crate::bits::{bits_for, to_bytes, BitReader, BitWriter};
+use semcom_phy::bits::{bits_for, pack, BitReader, BitWriter};
 
 /// Metadata format version (first field on the wire).
 pub(crate) const META_VERSION: u8 = 1;
@@ -175,7 +175,7 @@ impl Metadata {
             w.put(p.lambda_idx as u64, lb);
             w.put(p.count as u64, fw.count_bits);
         }
-        let crc = CRC16.checksum(&to_bytes(&w.clone().into_bits()));
+        let crc = CRC16.checksum(&pack(&w.clone().into_bits()));
         w.put(crc as u64, CRC_BITS as u32);
         debug_assert_eq!(w.len(), fw.meta_bits(self.quant.bits, self.lambda_idx.len(), self.partial.is_some()));
         w.into_bits()
@@ -193,7 +193,7 @@ impl Metadata {
         }
         let (body, crc_bits) = bits.split_at(bits.len() - CRC_BITS);
         let got = BitReader::new(crc_bits).get(CRC_BITS as u32).unwrap_or(0) as u16;
-        let want = CRC16.checksum(&to_bytes(body));
+        let want = CRC16.checksum(&pack(body));
         if got != want {
             return Err(MetaParseError::Crc(format!("CRC-16 mismatch (received {got:#06x}, computed {want:#06x})")));
         }

@@ -50,6 +50,7 @@ pub(crate) mod layout;
 
 use image::RgbImage;
 use layout::{effective_grid, AnalogPlan, FieldWidths, MetaParseError, Metadata, Partial};
+use semcom_phy::bits::{pack, unpack};
 use semcom_phy::digital::{self, Mcs};
 use semcom_phy::mapping::DemapMethod;
 
@@ -409,7 +410,7 @@ pub fn decode(rx: &Received, cfg: &SoftCastConfig) -> Result<Reconstruction, Cod
 fn pack_meta(bits: &[bool]) -> Vec<u8> {
     let n = bits.len().min(u16::MAX as usize);
     let mut out = (n as u16).to_be_bytes().to_vec();
-    out.extend(bits[..n].chunks(8).map(|c| c.iter().enumerate().fold(0u8, |b, (i, &x)| b | (u8::from(x) << (7 - i)))));
+    out.extend(pack(&bits[..n]));
     out
 }
 
@@ -419,7 +420,9 @@ fn unpack_meta(bytes: &[u8]) -> Option<Vec<bool>> {
     if body.len() != n.div_ceil(8) {
         return None;
     }
-    Some((0..n).map(|i| body[i / 8] >> (7 - i % 8) & 1 == 1).collect())
+    let mut bits = unpack(body);
+    bits.truncate(n);
+    Some(bits)
 }
 
 fn meta_payload_bytes(bits: usize) -> usize {
