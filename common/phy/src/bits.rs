@@ -2,15 +2,15 @@
 //! block payload, the SoftCast metadata, the key encoder's side information and the
 //! block-mask code.
 //!
-//! A bit is a `bool`, or a `u8` holding 0 or 1 where the channel code works on bytes
-//! ([`Bit`]). Packed byte forms are MSB first with the last byte zero-padded
+//! A bit is a `bool`, or a `u8` holding 0 or 1 ([`Bit`]). Packed byte forms are MSB first with the last byte zero-padded
 //! ([`pack`], [`unpack`]).
 
-/// One bit as stored in a bit vector.
+/// Something that holds one bit: `bool`, or `u8` restricted to 0 and 1 (the channel code
+/// and the mapper work on bytes).
 pub trait Bit: Copy {
     fn from_bool(b: bool) -> Self;
-    /// 0 or 1 as a field digit.
-    fn value(self) -> u64;
+    /// The bit as 0 or 1, or `None` if the value is not a bit.
+    fn to_bit(self) -> Option<u8>;
 }
 
 impl Bit for bool {
@@ -18,8 +18,8 @@ impl Bit for bool {
         b
     }
 
-    fn value(self) -> u64 {
-        u64::from(self)
+    fn to_bit(self) -> Option<u8> {
+        Some(self as u8)
     }
 }
 
@@ -28,8 +28,8 @@ impl Bit for u8 {
         u8::from(b)
     }
 
-    fn value(self) -> u64 {
-        u64::from(self)
+    fn to_bit(self) -> Option<u8> {
+        (self <= 1).then_some(self)
     }
 }
 
@@ -95,19 +95,21 @@ impl<'a, B: Bit> BitReader<'a, B> {
         Self { bits, pos: 0 }
     }
 
-    /// The next `width` bits as an unsigned number, first bit most significant.
+    /// The next `width` bits as an unsigned number, first bit most significant; `None`
+    /// past the end or on a value that is not a bit.
     pub fn get(&mut self, width: u32) -> Option<u64> {
         let w = width as usize;
         let end = self.pos.checked_add(w)?;
         let slice = self.bits.get(self.pos..end)?;
+        let v = slice.iter().try_fold(0u64, |acc, &b| Some((acc << 1) | u64::from(b.to_bit()?)))?;
         self.pos = end;
-        Some(slice.iter().fold(0u64, |acc, &b| (acc << 1) | b.value()))
+        Some(v)
     }
 
     pub fn get_bool(&mut self) -> Option<bool> {
-        let b = *self.bits.get(self.pos)?;
+        let b = self.bits.get(self.pos)?.to_bit()?;
         self.pos += 1;
-        Some(b.value() != 0)
+        Some(b == 1)
     }
 
     /// Bits read so far.
@@ -178,5 +180,6 @@ mod tests {
         assert_eq!(r.get_bool(), Some(true));
         assert_eq!(r.get(6), Some(0x1A));
         assert_eq!((r.position(), r.remaining(), r.rest()), (7, 1, &[0u8][..]));
+        assert_eq!(BitReader::new(&[1u8, 2]).get(2), None);
     }
 }

@@ -37,6 +37,7 @@
 //! and give LLR 0 (an erasure); `σ² = 0` gives hard decisions of magnitude [`LLR_MAX`].
 //! All LLRs are clipped to `±LLR_MAX`.
 
+use crate::bits::Bit;
 use crate::math::q_function;
 use crate::{PhyError, C32};
 use std::fmt;
@@ -128,24 +129,6 @@ impl<'a> From<&'a [f32]> for NoiseVar<'a> {
 impl<'a> From<&'a Vec<f32>> for NoiseVar<'a> {
     fn from(v: &'a Vec<f32>) -> Self {
         NoiseVar::PerSymbol(v)
-    }
-}
-
-/// Something that holds one bit: `bool`, or `u8` restricted to 0 and 1.
-pub trait Bit: Copy {
-    /// The bit as 0 or 1, or `None` if the value is not a bit.
-    fn to_bit(self) -> Option<u8>;
-}
-
-impl Bit for u8 {
-    fn to_bit(self) -> Option<u8> {
-        (self <= 1).then_some(self)
-    }
-}
-
-impl Bit for bool {
-    fn to_bit(self) -> Option<u8> {
-        Some(self as u8)
     }
 }
 

@@ -1,4 +1,7 @@
+use semcom_phy::pilots::{Csi, Estimator};
+
 use super::*;
+use crate::stream::BurstKind;
 
 fn gradient_image(w: u32, h: u32) -> RgbImage {
     RgbImage::from_fn(w, h, |x, y| {
