@@ -74,7 +74,8 @@ impl Method for JpegCapacity {
 
     fn run(&self, cell: &Cell) -> Result<Outcome> {
         let k = budget(cell.image, cell.rho);
-        let ((image, choice, bytes), encode_ms) = timed(|| jpeg_capacity(cell.image, k, cell.snr_db));
+        let (cap, encode_ms) = timed(|| jpeg_capacity(cell.image, k, cell.snr_db));
+        let (image, choice, bytes) = (cap.image, cap.jpeg, cap.budget_bytes);
         let undecodable = choice.is_none();
         Ok(Outcome {
             image,

@@ -797,8 +797,16 @@ mod tests {
         }
     }
 
-    /// Simulates `n` symbols; returns (SER, BER, σ of the BER estimate).
-    fn simulate(m: Modulation, snr_db: f64, n: usize, seed: u64) -> (f64, f64, f64) {
+    /// Error rates measured over `n` symbols.
+    struct Rates {
+        ser: f64,
+        ber: f64,
+        /// σ of the BER estimate.
+        ber_sigma: f64,
+    }
+
+    /// Simulates `n` symbols.
+    fn simulate(m: Modulation, snr_db: f64, n: usize, seed: u64) -> Rates {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let qm = m.bits_per_symbol();
         let bits = random_bits(&mut rng, n * qm);
@@ -817,7 +825,7 @@ mod tests {
         // Bit errors within a symbol are correlated: use the per-symbol error-count
         // variance, σ(BER) = sd(e)/(Qm·√n).
         let var_e = e2 / nf - (e1 / nf).powi(2);
-        (sym_err as f64 / nf, ber, var_e.sqrt() / (qm as f64 * nf.sqrt()))
+        Rates { ser: sym_err as f64 / nf, ber, ber_sigma: var_e.sqrt() / (qm as f64 * nf.sqrt()) }
     }
 
     #[test]
@@ -829,7 +837,7 @@ mod tests {
                 let p = q_function((2.0 * eb_n0).sqrt());
                 // Enough symbols for ≥ ~800 expected bit errors.
                 let n = ((800.0 / (p * m.bits_per_symbol() as f64)) as usize).max(100_000);
-                let (_, ber, _) = simulate(m, snr_db, n, 100 + k as u64);
+                let ber = simulate(m, snr_db, n, 100 + k as u64).ber;
                 let sigma = (p * (1.0 - p) / (n * m.bits_per_symbol()) as f64).sqrt();
                 assert!((ber - p).abs() < 5.0 * sigma, "{m} {snr_db} dB: {ber:.3e} vs {p:.3e}");
                 assert!((m.ber_awgn(n0) / p - 1.0).abs() < 1e-6);
@@ -852,7 +860,8 @@ mod tests {
                 let p_axis = 2.0 * (1.0 - 1.0 / mm.sqrt()) * q_function((3.0 / ((mm - 1.0) * n0)).sqrt());
                 let ser_th = 1.0 - (1.0 - p_axis).powi(2);
                 let n = ((1500.0 / ser_th) as usize).clamp(100_000, 1_500_000);
-                let (ser, ber, ber_sigma) = simulate(m, snr_db, n, 200 + 10 * k as u64 + m.bits_per_symbol() as u64);
+                let Rates { ser, ber, ber_sigma } =
+                    simulate(m, snr_db, n, 200 + 10 * k as u64 + m.bits_per_symbol() as u64);
                 let ser_sigma = (ser_th * (1.0 - ser_th) / n as f64).sqrt();
                 assert!((ser - ser_th).abs() < 5.0 * ser_sigma, "{m} {snr_db} dB SER {ser:.3e} vs {ser_th:.3e}");
                 // Exact Gray BER (per-axis region sums) against simulation.

@@ -592,13 +592,18 @@ mod tests {
         assert!(PilotPattern::new(4, 0).is_err() && PilotPattern::new(4, 4).is_err());
     }
 
+    /// A faded transmission: the pattern, the data sent, the stream received, the true
+    /// gain of every channel use and N0.
+    struct FadingRun {
+        pat: PilotPattern,
+        data: Vec<C32>,
+        rx: Vec<C32>,
+        h: Vec<C32>,
+        n0: f64,
+    }
+
     /// B blocks of Rayleigh fading with P pilots and one data symbol each.
-    fn fading_run(
-        p: usize,
-        blocks: usize,
-        snr_db: f64,
-        seed: u64,
-    ) -> (PilotPattern, Vec<C32>, Vec<C32>, Vec<C32>, f64) {
+    fn fading_run(p: usize, blocks: usize, snr_db: f64, seed: u64) -> FadingRun {
         use rand::Rng;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let pat = PilotPattern::new(p + 1, p).unwrap();
@@ -609,14 +614,14 @@ mod tests {
         let mut rx = pat.insert(&data);
         let ch = BlockFading::from_snr_db(FadingModel::Rayleigh, p + 1, snr_db).unwrap();
         let h = ch.apply(&mut rx, &mut rng);
-        (pat, data, rx, h, ch.n0())
+        FadingRun { pat, data, rx, h, n0: ch.n0() }
     }
 
     #[test]
     fn ls_and_lmmse_mse_match_theory() {
         let blocks = 20_000;
         for (k, (p, snr_db)) in [(1, -5.0), (1, 5.0), (4, 0.0), (4, 10.0), (2, -10.0)].into_iter().enumerate() {
-            let (pat, _, rx, h, n0) = fading_run(p, blocks, snr_db, 80 + k as u64);
+            let FadingRun { pat, rx, h, n0, .. } = fading_run(p, blocks, snr_db, 80 + k as u64);
             let h_true: Vec<C32> = h.chunks(p + 1).map(|b| b[0]).collect();
             let pf = p as f64;
             for (est, want) in [(Estimator::Ls, n0 / pf), (Estimator::Lmmse, n0 / (pf + n0))] {
@@ -637,7 +642,7 @@ mod tests {
             let (mut est_sum, mut perf_sum) = (0.0, 0.0);
             let mut n0 = 0.0;
             for t in 0..trials {
-                let (pat, _, rx, h, n) = fading_run(p, blocks, snr_db, 1000 * p as u64 + t);
+                let FadingRun { pat, rx, h, n0: n, .. } = fading_run(p, blocks, snr_db, 1000 * p as u64 + t);
                 n0 = n;
                 let eq = pat.extract(&rx, None, Estimator::Lmmse, Csi::Estimated).unwrap();
                 assert_eq!(Some(eq.n0), eq.n0_estimate);
@@ -660,7 +665,7 @@ mod tests {
         // For unit-modulus data, E|y − ĥ·x|² = N0 + MSE(ĥ): what `noise_var` promises.
         let blocks = 40_000;
         for (k, (p, snr_db)) in [(1, 0.0), (4, 5.0)].into_iter().enumerate() {
-            let (pat, data, rx, h, n0) = fading_run(p, blocks, snr_db, 90 + k as u64);
+            let FadingRun { pat, data, rx, h, n0 } = fading_run(p, blocks, snr_db, 90 + k as u64);
             for (csi, est) in
                 [(Csi::Estimated, Estimator::Ls), (Csi::Estimated, Estimator::Lmmse), (Csi::Perfect(&h), Estimator::Ls)]
             {

@@ -24,14 +24,27 @@ pub enum PromptDetail {
     Minimal,
 }
 
+/// What a [`PromptDetail`] level keeps (the table above).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct DetailParams {
+    max_segments: usize,
+    /// Largest colour-layout grid side.
+    max_grid: u32,
+    /// Colour-layout coefficients kept for Y and for each chroma channel.
+    luma_coefs: usize,
+    chroma_coefs: usize,
+    /// Texture energies sent.
+    energies: usize,
+}
+
 impl PromptDetail {
-    /// (max segments, max grid side, Y coefficients, chroma coefficients, energies).
-    fn params(self) -> (usize, u32, usize, usize, usize) {
-        match self {
+    fn params(self) -> DetailParams {
+        let (max_segments, max_grid, luma_coefs, chroma_coefs, energies) = match self {
             PromptDetail::Full => (16, MAX_GRID, 6, 3, SCALES * ORIENTATIONS),
             PromptDetail::Reduced => (8, 4, 3, 1, ORIENTATIONS),
             PromptDetail::Minimal => (4, 1, 1, 1, 0),
-        }
+        };
+        DetailParams { max_segments, max_grid, luma_coefs, chroma_coefs, energies }
     }
 }
 
@@ -90,7 +103,8 @@ struct Acc {
 /// grid does not cover the image simply describes the pixels it covers; segments without
 /// pixels get a neutral description. Captions are left empty.
 pub fn describe(img: &RgbImage, non_key: &BlockMask, detail: PromptDetail) -> StructuredPrompt {
-    let (max_seg, max_grid, ny, nc, ne) = detail.params();
+    let DetailParams { max_segments: max_seg, max_grid, luma_coefs: ny, chroma_coefs: nc, energies: ne } =
+        detail.params();
     let map = detail == PromptDetail::Full;
     let segs = segments_with(non_key, &SegmentOptions { min_blocks: 4, max_segments: max_seg });
     let (w, h) = img.dimensions();
@@ -276,13 +290,13 @@ pub(crate) fn gradient_energy(
 ) -> Vec<[[f64; ORIENTATIONS]; SCALES]> {
     let mut energy = vec![[[0f64; ORIENTATIONS]; SCALES]; regions];
     let mut count = vec![[0f64; SCALES]; regions];
-    let mut plane = luma.to_vec();
-    let (mut lw, mut lh) = (w, h);
+    let mut level = Level { px: luma.to_vec(), width: w, height: h };
     for s in 0..SCALES {
         let step = 1usize << s;
         if s > 0 {
-            (plane, lw, lh) = box_half(&plane, lw, lh);
+            level = level.half();
         }
+        let (plane, lw, lh) = (&level.px, level.width, level.height);
         let lab = |x: usize, y: usize| label(x * step, y * step);
         for y in 0..lh {
             for x in 0..lw {
@@ -290,7 +304,7 @@ pub(crate) fn gradient_energy(
                 if l >= regions {
                     continue;
                 }
-                let proj = oriented_gradient(&plane, lw, lh, x, y, |xx, yy| lab(xx, yy) == l);
+                let proj = oriented_gradient(plane, lw, lh, x, y, |xx, yy| lab(xx, yy) == l);
                 for (acc, p) in energy[l][s].iter_mut().zip(proj) {
                     *acc += (p * p) as f64;
                 }
@@ -311,24 +325,34 @@ pub(crate) fn gradient_energy(
     energy
 }
 
-/// One level up the box pyramid: 2×2 means (partial at the right/bottom edge).
-pub(crate) fn box_half(luma: &[f32], lw: usize, lh: usize) -> (Vec<f32>, usize, usize) {
-    let (nw, nh) = (lw.div_ceil(2), lh.div_ceil(2));
-    let mut next = vec![0f32; nw * nh];
-    for y in 0..nh {
-        for x in 0..nw {
-            let (mut acc, mut n) = (0f32, 0f32);
-            for (dx, dy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
-                let (sx, sy) = (2 * x + dx, 2 * y + dy);
-                if sx < lw && sy < lh {
-                    acc += luma[sy * lw + sx];
-                    n += 1.0;
+/// One level of the box pyramid: a row-major `height × width` plane.
+struct Level {
+    px: Vec<f32>,
+    width: usize,
+    height: usize,
+}
+
+impl Level {
+    /// The next level up: 2×2 means (partial at the right/bottom edge).
+    fn half(&self) -> Level {
+        let (lw, lh) = (self.width, self.height);
+        let (nw, nh) = (lw.div_ceil(2), lh.div_ceil(2));
+        let mut next = vec![0f32; nw * nh];
+        for y in 0..nh {
+            for x in 0..nw {
+                let (mut acc, mut n) = (0f32, 0f32);
+                for (dx, dy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
+                    let (sx, sy) = (2 * x + dx, 2 * y + dy);
+                    if sx < lw && sy < lh {
+                        acc += self.px[sy * lw + sx];
+                        n += 1.0;
+                    }
                 }
+                next[y * nw + x] = acc / n;
             }
-            next[y * nw + x] = acc / n;
         }
+        Level { px: next, width: nw, height: nh }
     }
-    (next, nw, nh)
 }
 
 /// Gradient at (x, y) of an `lw × lh` plane projected on θ = 0°, 45°, 90°, 135°:

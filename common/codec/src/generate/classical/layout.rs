@@ -94,12 +94,12 @@ pub(super) fn render_layout(p: &StructuredPrompt, layout: &Layout) -> Planes {
                 }
             }
             for y in y0..y1 {
-                let (cy0, cy1, ty) = cell_axis(y - y0, y1 - y0, gh);
+                let CellAxis { lo: cy0, hi: cy1, t: ty } = CellAxis::of(y - y0, y1 - y0, gh);
                 for x in x0..x1 {
                     if layout.label_at(x, y) != s as u32 {
                         continue;
                     }
-                    let (cx0, cx1, tx) = cell_axis(x - x0, x1 - x0, gw);
+                    let CellAxis { lo: cx0, hi: cx1, t: tx } = CellAxis::of(x - x0, x1 - x0, gw);
                     let top = grid[cy0 * gw + cx0] * (1.0 - tx) + grid[cy0 * gw + cx1] * tx;
                     let bot = grid[cy1 * gw + cx0] * (1.0 - tx) + grid[cy1 * gw + cx1] * tx;
                     chans[k][y * w + x] = top * (1.0 - ty) + bot * ty;
@@ -112,12 +112,21 @@ pub(super) fn render_layout(p: &StructuredPrompt, layout: &Layout) -> Planes {
     Planes { width: w as u32, height: h as u32, y, cb, cr }
 }
 
-/// Bilinear position of pixel offset `p` in a box of `len` px cut into `cells` cells:
-/// the two neighbouring cell indices and the weight of the second.
-fn cell_axis(p: usize, len: usize, cells: usize) -> (usize, usize, f32) {
-    let u = ((p as f32 + 0.5) * cells as f32 / len.max(1) as f32 - 0.5).clamp(0.0, (cells - 1) as f32);
-    let i0 = (u as usize).min(cells - 1);
-    (i0, (i0 + 1).min(cells - 1), u - i0 as f32)
+/// Bilinear position along one axis: the two neighbouring cell indices and the weight
+/// of the second.
+struct CellAxis {
+    lo: usize,
+    hi: usize,
+    t: f32,
+}
+
+impl CellAxis {
+    /// Position of pixel offset `p` in a box of `len` px cut into `cells` cells.
+    fn of(p: usize, len: usize, cells: usize) -> Self {
+        let u = ((p as f32 + 0.5) * cells as f32 / len.max(1) as f32 - 0.5).clamp(0.0, (cells - 1) as f32);
+        let lo = (u as usize).min(cells - 1);
+        CellAxis { lo, hi: (lo + 1).min(cells - 1), t: u - lo as f32 }
+    }
 }
 
 /// Fills the blocks no segment claims (see [`render_colour_layout`]).

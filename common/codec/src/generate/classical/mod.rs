@@ -163,8 +163,15 @@ mod tests {
     use crate::prompt::{describe, non_key_of, PromptDetail, StructuredPrompt};
     use crate::segment::BlockMask;
 
+    /// A generator input without the seed: analog planes, key mask, prompt.
+    struct Scene {
+        analog: Planes,
+        key: BlockMask,
+        prompt: StructuredPrompt,
+    }
+
     /// 96×64 noisy analog frame, key = block columns 2–3; prompt of that frame.
-    fn key_scene() -> (Planes, BlockMask, StructuredPrompt) {
+    fn key_scene() -> Scene {
         let (w, h) = (96u32, 64u32);
         let (a, b, c) = (noise(96 * 64, 1), noise(96 * 64, 2), noise(96 * 64, 3));
         let analog = planes(w, h, |x, y| {
@@ -173,12 +180,12 @@ mod tests {
         });
         let key = key_mask(w, h, |bx, _| bx == 2 || bx == 3);
         let prompt = describe(&ycbcr_to_rgb(&analog), &non_key_of(&key), PromptDetail::Full);
-        (analog, key, prompt)
+        Scene { analog, key, prompt }
     }
 
     #[test]
     fn key_pixels_come_from_analog_exactly() {
-        let (analog, key, prompt) = key_scene();
+        let Scene { analog, key, prompt } = key_scene();
         let reference = ycbcr_to_rgb(&analog);
         for valid in [true, false] {
             let out = run(&ClassicalFill::default(), &analog, valid, &key, &prompt, 7);
@@ -195,7 +202,7 @@ mod tests {
     }
     #[test]
     fn zero_strength_gives_exactly_the_base() {
-        let (analog, key, prompt) = key_scene();
+        let Scene { analog, key, prompt } = key_scene();
         let g = ClassicalFill { texture_strength: 0.0, ..Default::default() };
         assert_eq!(run(&g, &analog, true, &key, &prompt, 3), ycbcr_to_rgb(&analog));
         let mut base = render_colour_layout(&prompt).unwrap();
@@ -211,7 +218,7 @@ mod tests {
     }
     #[test]
     fn same_seed_same_image_other_seed_other_texture() {
-        let (analog, key, prompt) = key_scene();
+        let Scene { analog, key, prompt } = key_scene();
         let g = ClassicalFill::default();
         let a = run(&g, &analog, false, &key, &prompt, 11);
         assert_eq!(a, run(&g, &analog, false, &key, &prompt, 11));
@@ -223,7 +230,7 @@ mod tests {
     }
     #[test]
     fn inconsistent_input_is_an_input_error() {
-        let (analog, key, prompt) = key_scene();
+        let Scene { analog, key, prompt } = key_scene();
         let g = ClassicalFill::default();
         let check = |analog: &Planes, key: &BlockMask, prompt: &StructuredPrompt, what: &str| {
             let r = g.generate(&GeneratorInput { analog, analog_valid: true, key, prompt, seed: 0 });

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use super::layout::{Coef, Layout};
-use super::side::{correction_index, fit_separable, read_side, write_side, Variances};
+use super::side::{correction_index, fit_separable, read_side, write_side, SeparableFit, Side, Variances};
 use super::{HybridDct, HYBRID_ID};
 use crate::analog::{gain, llse, to_symbols, AnalogRx, LambdaQuant};
 use crate::color::Planes;
@@ -203,7 +203,7 @@ impl KeyEncoder for HybridDct {
         let base: Vec<f64> = lambda[..layout.base_chunks].to_vec();
         let base_q = LambdaQuant::covering(self.cfg.lambda_bits, base.iter().copied());
         let log_lambda: Vec<f64> = lambda.iter().map(|l| l.log2()).collect();
-        let (alpha, beta, gamma) = fit_separable(layout, &log_lambda);
+        let SeparableFit { alpha, beta, gamma } = fit_separable(layout, &log_lambda);
         let gamma_q = LambdaQuant::covering(self.cfg.alpha_bits, gamma.iter().map(|g| g.exp2()));
         let alpha_q = LambdaQuant::covering(self.cfg.alpha_bits, alpha.iter().map(|a| a.exp2()));
         let beta_q = LambdaQuant::covering(self.cfg.beta_bits, beta.iter().map(|b| b.exp2()));
@@ -241,7 +241,7 @@ impl KeyEncoder for HybridDct {
     ) -> Result<KeyDecoded, KeyError> {
         let (w, h) = (width as usize, height as usize);
         let layout = Layout::new(w, h, key, &self.cfg)?;
-        let (means, var, scale) = read_side(&layout, side)?;
+        let Side { means, var, scale } = read_side(&layout, side)?;
         let lambda_hat = var.lambda_hat(&layout);
         let dims = (2 * analog_symbols).min(layout.total_coefficients());
         let sel = select(&layout, &lambda_hat, dims);

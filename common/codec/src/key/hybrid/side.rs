@@ -87,12 +87,20 @@ impl Variances {
     }
 }
 
+/// The separable model's parameters, in log2 λ: α per (group, Y|C), β per (channel,
+/// band), γ per group.
+pub(super) struct SeparableFit {
+    pub(super) alpha: Vec<f64>,
+    pub(super) beta: Vec<f64>,
+    pub(super) gamma: Vec<f64>,
+}
+
 /// Least-squares fit of `log2 λ = α(channel class, group) + β(channel, band) + γ(group)·φ(band)`
 /// over the residual chunks, weighted by chunk length: α is the group's level, β the
 /// typical spectrum, γ how much flatter or steeper the group's spectrum is (textured
 /// blocks are flatter than smooth ones — a level alone cannot say that). Alternating
 /// weighted least squares; a few passes converge for this small layout.
-pub(super) fn fit_separable(layout: &Layout, log_lambda: &[f64]) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+pub(super) fn fit_separable(layout: &Layout, log_lambda: &[f64]) -> SeparableFit {
     let mut alpha = vec![0.0f64; layout.alphas];
     let mut beta = vec![0.0f64; layout.betas];
     let mut gamma = vec![0.0f64; layout.gammas];
@@ -134,11 +142,19 @@ pub(super) fn fit_separable(layout: &Layout, log_lambda: &[f64]) -> (Vec<f64>, V
         }
         mean_into(&mut gamma, &sum, &wsum);
     }
-    (alpha, beta, gamma)
+    SeparableFit { alpha, beta, gamma }
+}
+
+/// Side information as read back: the channel means, the quantised variances and the
+/// power scale.
+pub(super) struct Side {
+    pub(super) means: [u8; 3],
+    pub(super) var: Variances,
+    pub(super) scale: f64,
 }
 
 /// Reads the side information for `layout`; every field is range-checked by the reader.
-pub(super) fn read_side(layout: &Layout, side: &[u8]) -> Result<([u8; 3], Variances, f64), KeyError> {
+pub(super) fn read_side(layout: &Layout, side: &[u8]) -> Result<Side, KeyError> {
     let need = layout.side_bits().div_ceil(8);
     if side.len() != need {
         return Err(KeyError::SideInfo(format!("{} bytes of side information, the layout needs {need}", side.len())));
@@ -176,7 +192,7 @@ pub(super) fn read_side(layout: &Layout, side: &[u8]) -> Result<([u8; 3], Varian
     let scale_q = r.get(16).ok_or_else(short)? as u16 as i16;
     let var =
         Variances { base_q, base_idx, alpha_q, alpha_idx, beta_q, beta_idx, gamma_q, gamma_idx, corr_idx, corr_bits };
-    Ok((means, var, (f64::from(scale_q) / 256.0).exp2()))
+    Ok(Side { means, var, scale: (f64::from(scale_q) / 256.0).exp2() })
 }
 
 /// Side information of `layout` (module docs of the hybrid encoder), the power scale `scale_q` last.
