@@ -52,7 +52,7 @@ fn compare(img: &image::RgbImage, snr: f64) -> (f64, f64) {
 /// key-region gain +1.06 / +2.81 / +3.58 dB at 0 / 10 / 20 dB; MS-SSIM +0.036 / −0.044 /
 /// −0.064. The goal (≥ 2 dB from 5 dB up, MS-SSIM within 0.05) holds for the key
 /// regions at 10 and 20 dB (not at 5 dB: +1.6 on four photos) and for MS-SSIM up to
-/// 10 dB, not at 20 dB on these two photos; the bounds below guard what holds now.
+/// 10 dB, not at 20 dB on these two photos; the bounds below guard what holds.
 #[test]
 fn key_regions_beat_whole_image_softcast_at_a_bounded_price() {
     let imgs: Vec<_> = ["astronaut.png", "coffee.png"].iter().map(|n| sample(n)).collect();

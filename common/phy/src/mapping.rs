@@ -13,7 +13,7 @@
 //!
 //! * BPSK: **plain real** BPSK, `b → 1 − 2b` (bit 0 → +1, bit 1 → −1). This is *not* the
 //!   38.211 §5.1.2 BPSK, which is rotated by 45° (`(1−2b)(1+j)/√2`); the two have the same
-//!   error performance, and the real one matches [`crate::repetition`].
+//!   error performance.
 //! * QPSK, 16-, 64-, 256-QAM: exactly 38.211 §5.1.3–5.1.6, e.g. 16-QAM
 //!   `d = {(1−2b0)[2−(1−2b2)] + j(1−2b1)[2−(1−2b3)]}/√10`. Even bits `b0, b2, …` drive the
 //!   in-phase axis and odd bits `b1, b3, …` the quadrature axis, each axis a Gray-labelled
@@ -904,7 +904,7 @@ mod tests {
         let y: Vec<C32> = x.iter().map(|s| h * s).collect();
         let l = m.demap_llr(&y, h, 0.01, DemapMethod::MaxLog).unwrap();
         assert!(l.iter().zip(want).all(|(v, b)| (*v < 0.0) == (b == 1)));
-        // BPSK LLR = 4·Re(conj(h)·y)/N0, as in the repetition code.
+        // BPSK LLR = 4·Re(conj(h)·y)/N0.
         let l = Modulation::Bpsk.demap_llr(&[C32::new(0.3, 0.8)], C32::new(0.0, 1.0), 0.5, DemapMethod::Exact).unwrap();
         assert!((l[0] - 4.0 * 0.8 / 0.5).abs() < 1e-5);
         // Errors.
