@@ -21,6 +21,9 @@
 //!
 //! Key pixels are copied from `analog` unchanged. The noise of segment `s` is seeded from
 //! `(seed, s)`, so the output is a pure function of the input.
+//!
+//! Code: `layout` (segment layout, colour-layout rendering, fill of unclaimed blocks),
+//! `texture` (noise shaping and the energy fit), `seam` (the ramp).
 
 mod layout;
 mod seam;

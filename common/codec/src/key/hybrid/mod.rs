@@ -45,9 +45,9 @@
 //! scale 16 (Q8.8, two's complement); zero padded to bytes.
 //!
 //! # Code
-//! [`layout`](self::layout) derives the chunks, [`side`](self::side) quantises their
-//! variances and writes or reads the side information, [`codec`](self::codec) analyses
-//! the image, maps the selected coefficients to symbols and inverts the mapping.
+//! `layout` derives the chunks, `side` quantises their variances and writes or reads the
+//! side information, `codec` analyses the image, maps the selected coefficients to
+//! symbols and inverts the mapping.
 
 mod codec;
 mod layout;
@@ -79,7 +79,7 @@ pub struct HybridConfig {
     pub alpha_bits: u8,
     pub beta_bits: u8,
     /// Bits of a per-residual-chunk correction of the model, uniform over
-    /// ±[`CORRECTION_OCTAVES`](side::CORRECTION_OCTAVES) in log2 λ; 0 sends the model alone.
+    /// ± `CORRECTION_OCTAVES` (2) in log2 λ; 0 sends the model alone.
     pub correction_bits: u8,
 }
 
