@@ -113,7 +113,7 @@ impl Layout {
             betas += n * n;
         }
         for members in groups.values() {
-            for channel in 0..3 {
+            for (channel, &beta0) in beta_base.iter().enumerate() {
                 let n = if channel == 0 { cfg.bands_luma } else { cfg.bands_chroma };
                 for bi in 0..n {
                     for bj in 0..n {
@@ -132,7 +132,7 @@ impl Layout {
                                     band: (bi, bj),
                                     blocks: members.clone(),
                                     alpha: alphas + channel.min(1),
-                                    beta: beta_base[channel] + bi * n + bj,
+                                    beta: beta0 + bi * n + bj,
                                     gamma: gammas,
                                     phi: band_frequency(bi, bj),
                                 },
