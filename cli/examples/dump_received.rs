@@ -18,7 +18,8 @@ use semcom_cli::eval::channel::{transmit, ChannelKind, ChannelSpec};
 use semcom_codec::color::ycbcr_to_rgb;
 use semcom_codec::generate::Generator;
 use semcom_codec::semantic::{self, SemanticConfig, SemanticRequest};
-use semcom_codec::softcast::{self, Received, SoftCastConfig};
+use semcom_codec::softcast::{self, SoftCastConfig};
+use semcom_codec::stream::Received;
 use semcom_models::candle::Device;
 use semcom_models::train::data::CaptureInput;
 use semcom_models::{build_generator, DiffusionSettings};
@@ -63,8 +64,8 @@ fn main() -> Result<()> {
             r.detail, r.prompt_bytes, r.prompt_symbols, r.header_symbols, r.mcs, r.key_share, tx.split.total
         );
         let spec = ChannelSpec { kind: ChannelKind::Awgn, snr_db: snr, coherence: 1, erasure: 0.0, seed: 1 };
-        let o = transmit(&tx.segments, &spec)?;
-        let mut rx = Received::from_segments(&tx.segments, tx.report.mcs);
+        let o = transmit(&tx.bursts, &spec)?;
+        let mut rx = Received::from_bursts(&tx.bursts, tx.report.mcs);
         rx.stream = o.stream;
         let cap = CaptureInput::default();
         let classical = semantic::decode(&rx, &cfg, &cap)?.image;
@@ -77,8 +78,8 @@ fn main() -> Result<()> {
         let d = diff.generate(&rc.as_input(1))?;
         let sc = SoftCastConfig::default();
         let stx = softcast::encode(&image, 1.0 / 32.0, &sc)?;
-        let so = transmit(&stx.segments, &spec)?;
-        let mut srx = Received::from_segments(&stx.segments, sc.meta_mcs);
+        let so = transmit(&stx.bursts, &spec)?;
+        let mut srx = Received::from_bursts(&stx.bursts, sc.meta_mcs);
         srx.stream = so.stream;
         let soft = softcast::decode(&srx, &sc)?.image;
         image.save(out.join(format!("{stem}.orig.png")))?;

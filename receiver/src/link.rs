@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, Context, Result};
-use semcom_codec::softcast::Received;
+use semcom_codec::stream::Received;
 use semcom_net::{peer_fingerprint, quinn, read_frame, read_message, write_message, FrameKind};
 use semcom_proto::v1::wire::{Ack, TransmissionHeader};
 use tracing::Instrument;

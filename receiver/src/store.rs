@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
-use semcom_codec::softcast::ChannelUseSplit;
+use semcom_codec::stream::ChannelUseSplit;
 use semcom_proto::v1::{ResultInfo, SemanticResult};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;

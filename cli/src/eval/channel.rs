@@ -1,11 +1,12 @@
 //! The channel every method's stream crosses: `semcom_phy::link_channel`, the very
 //! code channel-sim and the sender's in-process simulation run, applied frame by frame
-//! as the sender frames a transmission (each segment cut into frames of
+//! as the sender frames a transmission (each burst cut into frames of
 //! [`FRAME_SYMBOLS`]); an erased frame arrives as NaN symbols, as the receiver sees it.
 
 use anyhow::{bail, Result};
-use semcom_codec::softcast::Segment;
+use semcom_codec::stream::Burst;
 use semcom_codec::C32;
+use semcom_dsp::rng::mix;
 use semcom_phy::link_channel::{FadingKind, LinkChannel, LinkChannelConfig};
 
 /// Symbols per wire frame (the sender's default `frame_symbols`).
@@ -74,13 +75,13 @@ pub struct ChannelOutput {
     pub erased_frames: usize,
 }
 
-/// Sends a transmission's segments through the channel. Every call with the same spec
+/// Sends a transmission's bursts through the channel. Every call with the same spec
 /// draws the same fading, noise and erasures sequence (seeded from `spec.seed`).
-pub fn transmit(segments: &[Segment], spec: &ChannelSpec) -> Result<ChannelOutput> {
+pub fn transmit(bursts: &[Burst], spec: &ChannelSpec) -> Result<ChannelOutput> {
     let mut ch = LinkChannel::new(&spec.config(), 0)?;
-    let mut stream = Vec::with_capacity(segments.iter().map(|s| s.symbols.len()).sum());
+    let mut stream = Vec::with_capacity(bursts.iter().map(|s| s.symbols.len()).sum());
     let mut erased_frames = 0;
-    for seg in segments {
+    for seg in bursts {
         for frame in seg.symbols.chunks(FRAME_SYMBOLS) {
             let start = stream.len();
             stream.extend_from_slice(frame);
@@ -104,11 +105,7 @@ pub fn stable_hash(parts: &[&str]) -> u64 {
             h = h.wrapping_mul(0x0000_0100_0000_01b3);
         }
     }
-    h ^= h >> 30;
-    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    h ^= h >> 27;
-    h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
-    h ^ (h >> 31)
+    mix(h)
 }
 
 /// The channel seed of a cell: every method of one (image, channel, ρ, SNR,
@@ -127,12 +124,12 @@ pub fn cell_seed(base: u64, image: &str, channel: ChannelKind, rho: f64, snr_db:
 #[cfg(test)]
 mod tests {
     use super::*;
-    use semcom_codec::softcast::SegmentKind;
+    use semcom_codec::stream::BurstKind;
 
-    fn segs() -> Vec<Segment> {
+    fn segs() -> Vec<Burst> {
         vec![
-            Segment { kind: SegmentKind::Pilot, symbols: vec![C32::new(1.0, 0.0); 16] },
-            Segment { kind: SegmentKind::Analog, symbols: vec![C32::new(0.5, -0.5); 3000] },
+            Burst { kind: BurstKind::Pilot, symbols: vec![C32::new(1.0, 0.0); 16] },
+            Burst { kind: BurstKind::Analog, symbols: vec![C32::new(0.5, -0.5); 3000] },
         ]
     }
 

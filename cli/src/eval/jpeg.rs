@@ -2,8 +2,10 @@
 //! (`semcom_codec::baseline`), and the capacity reference line.
 
 use anyhow::{Context, Result};
-use semcom_codec::baseline::{jpeg_capacity, jpeg_ldpc_decode, jpeg_ldpc_encode, JpegChoice, JpegLdpcConfig};
-use semcom_codec::softcast::ChannelUseSplit;
+use semcom_codec::baseline::{
+    jpeg_capacity, jpeg_ldpc_decode, jpeg_ldpc_encode, JpegAtCapacity, JpegChoice, JpegLdpcConfig,
+};
+use semcom_codec::stream::ChannelUseSplit;
 use semcom_phy::digital::Mcs;
 
 use super::method::{budget, receive, timed, Cell, JpegInfo, Method, Outcome};
@@ -39,7 +41,7 @@ impl Method for JpegLdpc {
     fn run(&self, cell: &Cell) -> Result<Outcome> {
         let (tx, encode_ms) = timed(|| jpeg_ldpc_encode(cell.image, cell.rho, &self.config));
         let tx = tx?;
-        let (rx, erased_frames) = receive(&tx.segments, self.config.mcs, &cell.channel)?;
+        let (rx, erased_frames) = receive(&tx.bursts, self.config.mcs, &cell.channel)?;
         let (w, h) = cell.image.dimensions();
         let (rec, decode_ms) = timed(|| jpeg_ldpc_decode(&rx, &self.config, (w, h)));
         let rec = rec?;
@@ -71,7 +73,8 @@ impl Method for JpegCapacity {
 
     fn run(&self, cell: &Cell) -> Result<Outcome> {
         let k = budget(cell.image, cell.rho);
-        let ((image, choice, bytes), encode_ms) = timed(|| jpeg_capacity(cell.image, k, cell.snr_db));
+        let (JpegAtCapacity { image, jpeg: choice, budget_bytes: bytes }, encode_ms) =
+            timed(|| jpeg_capacity(cell.image, k, cell.snr_db));
         let undecodable = choice.is_none();
         Ok(Outcome {
             image,

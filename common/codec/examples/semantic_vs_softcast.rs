@@ -10,7 +10,8 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use semcom_codec::generate::ClassicalFill;
 use semcom_codec::semantic::{self, SemanticConfig, SemanticRequest};
-use semcom_codec::softcast::{self, Received, SoftCastConfig};
+use semcom_codec::softcast::{self, SoftCastConfig};
+use semcom_codec::stream::Received;
 use semcom_metrics::{ms_ssim, psnr, psnr_masked, vsi};
 use semcom_phy::channel::Awgn;
 
@@ -65,7 +66,7 @@ fn main() {
                 let mut rx = semantic::noiseless(&tx);
                 awgn.apply(&mut rx.stream, &mut rng);
                 let out = semantic::decode(&rx, &sem_cfg, &gen).expect("semantic decode");
-                let mut sc_rx = Received::from_segments(&sc_tx.segments, sc_cfg.meta_mcs);
+                let mut sc_rx = Received::from_bursts(&sc_tx.bursts, sc_cfg.meta_mcs);
                 awgn.apply(&mut sc_rx.stream, &mut rng);
                 let sc = softcast::decode(&sc_rx, &sc_cfg).expect("softcast decode");
                 let v = [

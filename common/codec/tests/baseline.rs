@@ -5,10 +5,11 @@ use image::{Rgb, RgbImage};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use semcom_codec::baseline::{
-    best_jpeg, decode_jpeg, jpeg_capacity, jpeg_ldpc_decode, jpeg_ldpc_encode, JpegLdpcConfig, JpegLdpcReconstruction,
-    JpegLdpcTransmission, HEADER_BYTES, MAX_QUALITY, WIRE_SIDE_BYTES,
+    best_jpeg, decode_jpeg, jpeg_capacity, jpeg_ldpc_decode, jpeg_ldpc_encode, JpegAtCapacity, JpegLdpcConfig,
+    JpegLdpcReconstruction, JpegLdpcTransmission, HEADER_BYTES, MAX_QUALITY, WIRE_SIDE_BYTES,
 };
-use semcom_codec::softcast::{CodecError, Received, SegmentKind};
+use semcom_codec::error::CodecError;
+use semcom_codec::stream::{BurstKind, Received};
 use semcom_codec::C32;
 use semcom_metrics::psnr;
 use semcom_phy::channel::Awgn;
@@ -30,7 +31,7 @@ fn cfg(mcs: u8) -> JpegLdpcConfig {
 
 /// The transmission as sent, with the frame-header facts.
 fn sent(tx: &JpegLdpcTransmission, cfg: &JpegLdpcConfig) -> Received {
-    Received::from_segments(&tx.segments, cfg.mcs)
+    Received::from_bursts(&tx.bursts, cfg.mcs)
 }
 
 fn through_awgn(tx: &JpegLdpcTransmission, cfg: &JpegLdpcConfig, snr_db: f64, seed: u64) -> Received {
@@ -172,9 +173,9 @@ fn jpeg_ldpc_split_accounts_for_every_channel_use() {
         assert_eq!(tx.symbols().len(), s.total);
         let pattern = PilotPattern::new(cfg.pilot_block, cfg.pilots_per_block).unwrap();
         assert_eq!(s.pilots, pattern.overhead(s.meta));
-        let count = |k: SegmentKind| tx.segments.iter().filter(|g| g.kind == k).map(|g| g.symbols.len()).sum::<usize>();
-        assert_eq!((count(SegmentKind::Pilot), count(SegmentKind::Meta)), (s.pilots, s.meta));
-        assert_eq!(count(SegmentKind::Analog), 0);
+        let count = |k: BurstKind| tx.bursts.iter().filter(|g| g.kind == k).map(|g| g.symbols.len()).sum::<usize>();
+        assert_eq!((count(BurstKind::Pilot), count(BurstKind::Meta)), (s.pilots, s.meta));
+        assert_eq!(count(BurstKind::Analog), 0);
         // Unit average power (DESIGN §2): pilots and QAM both have power 1.
         let power = tx.symbols().iter().map(|z| f64::from(z.norm_sqr())).sum::<f64>() / s.total as f64;
         assert!((power - 1.0).abs() < 0.05, "power {power}");
@@ -291,7 +292,7 @@ fn jpeg_capacity_fits_the_capacity_and_rises_with_snr() {
     let k = (3.0 * f64::from(img.width() * img.height()) / 32.0).round() as usize;
     let mut last = f64::NEG_INFINITY;
     for snr_db in [-5.0, 0.0, 5.0, 10.0, 20.0] {
-        let (rec, choice, budget) = jpeg_capacity(&img, k, snr_db);
+        let JpegAtCapacity { image: rec, jpeg: choice, budget_bytes: budget } = jpeg_capacity(&img, k, snr_db);
         let bits = (k as f64 * (1.0 + 10f64.powf(snr_db / 10.0)).log2()).floor() as usize;
         assert_eq!(budget, bits / 8);
         let choice = choice.unwrap_or_else(|| panic!("nothing fits at {snr_db} dB"));
@@ -302,9 +303,9 @@ fn jpeg_capacity_fits_the_capacity_and_rises_with_snr() {
         last = p;
     }
     // Nothing fits: mid-grey at the image's size.
-    let (rec, choice, budget) = jpeg_capacity(&img, 10, 0.0);
+    let JpegAtCapacity { image: rec, jpeg: choice, budget_bytes: budget } = jpeg_capacity(&img, 10, 0.0);
     assert!(choice.is_none() && budget == 1 && is_mid_grey(&rec) && rec.dimensions() == img.dimensions());
-    assert_eq!(jpeg_capacity(&img, k, f64::NAN).2, 0);
+    assert_eq!(jpeg_capacity(&img, k, f64::NAN).budget_bytes, 0);
 }
 
 /// The reference line bounds the real system: with the same channel uses, JPEG over a
@@ -317,8 +318,7 @@ fn jpeg_capacity_bounds_jpeg_ldpc() {
         let cfg = cfg(mcs);
         let tx = jpeg_ldpc_encode(&img, 1.0 / 32.0, &cfg).unwrap();
         let ldpc = psnr(&img, &decode(&through_awgn(&tx, &cfg, snr_db, 1), &cfg, &img).image).unwrap();
-        let (cap, _, _) = jpeg_capacity(&img, tx.split.budget, snr_db);
-        let cap = psnr(&img, &cap).unwrap();
+        let cap = psnr(&img, &jpeg_capacity(&img, tx.split.budget, snr_db).image).unwrap();
         assert!(cap >= ldpc, "MCS {mcs} at {snr_db} dB: capacity {cap:.2} < LDPC {ldpc:.2} dB");
     }
 }

@@ -10,7 +10,8 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use semcom_codec::generate::ClassicalFill;
 use semcom_codec::semantic::{self, SemanticConfig, SemanticRequest};
-use semcom_codec::softcast::{self, Received, SoftCastConfig};
+use semcom_codec::softcast::{self, SoftCastConfig};
+use semcom_codec::stream::Received;
 use semcom_metrics::{ms_ssim, psnr_masked};
 use semcom_phy::channel::Awgn;
 
@@ -37,7 +38,7 @@ fn compare(img: &image::RgbImage, snr: f64) -> (f64, f64) {
         let mut rx = semantic::noiseless(&tx);
         awgn.apply(&mut rx.stream, &mut rng);
         let sem = semantic::decode(&rx, &cfg, &ClassicalFill::default()).unwrap();
-        let mut sc_rx = Received::from_segments(&sc_tx.segments, sc_cfg.meta_mcs);
+        let mut sc_rx = Received::from_bursts(&sc_tx.bursts, sc_cfg.meta_mcs);
         awgn.apply(&mut sc_rx.stream, &mut rng);
         let sc = softcast::decode(&sc_rx, &sc_cfg).unwrap();
         dk += psnr_masked(img, &sem.image, &mask).unwrap().unwrap()
@@ -51,7 +52,7 @@ fn compare(img: &image::RgbImage, snr: f64) -> (f64, f64) {
 /// key-region gain +1.06 / +2.81 / +3.58 dB at 0 / 10 / 20 dB; MS-SSIM +0.036 / −0.044 /
 /// −0.064. The goal (≥ 2 dB from 5 dB up, MS-SSIM within 0.05) holds for the key
 /// regions at 10 and 20 dB (not at 5 dB: +1.6 on four photos) and for MS-SSIM up to
-/// 10 dB, not at 20 dB on these two photos; the bounds below guard what holds now.
+/// 10 dB, not at 20 dB on these two photos; the bounds below guard what holds.
 #[test]
 fn key_regions_beat_whole_image_softcast_at_a_bounded_price() {
     let imgs: Vec<_> = ["astronaut.png", "coffee.png"].iter().map(|n| sample(n)).collect();

@@ -4,6 +4,7 @@
 
 use image::RgbImage;
 use rustfft::{num_complex::Complex, FftPlanner};
+use semcom_dsp::fft::fft2;
 
 use crate::gmsd::gradient_magnitude;
 use crate::{check_pair, round_half_even, MetricsError, Plane};
@@ -122,22 +123,6 @@ fn log_gabor(n: usize) -> Vec<f64> {
     lg
 }
 
-/// In-place 2-D FFT of an n × n row-major buffer (rows, then columns).
-fn fft2(buf: &mut [Complex<f64>], n: usize, inverse: bool, planner: &mut FftPlanner<f64>) {
-    let fft = if inverse { planner.plan_fft_inverse(n) } else { planner.plan_fft_forward(n) };
-    fft.process(buf);
-    let mut col = vec![Complex::new(0.0, 0.0); n];
-    for c in 0..n {
-        for r in 0..n {
-            col[r] = buf[r * n + c];
-        }
-        fft.process(&mut col);
-        for r in 0..n {
-            buf[r * n + c] = col[r];
-        }
-    }
-}
-
 fn min_max(v: &[f64]) -> (f64, f64) {
     v.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| (lo.min(x), hi.max(x)))
 }
@@ -165,9 +150,9 @@ fn sdsp(rgb: &Planes) -> Plane {
     let mut s_f2 = vec![0.0; n * n];
     for ch in &lab {
         let mut buf: Vec<Complex<f64>> = ch.iter().map(|&x| Complex::new(x, 0.0)).collect();
-        fft2(&mut buf, n, false, &mut planner);
+        fft2(&mut planner, &mut buf, n, n, false);
         buf.iter_mut().zip(&lg).for_each(|(z, &g)| *z *= g);
-        fft2(&mut buf, n, true, &mut planner);
+        fft2(&mut planner, &mut buf, n, n, true);
         let norm = 1.0 / (n * n) as f64;
         s_f2.iter_mut().zip(&buf).for_each(|(s, z)| *s += (z.re * norm).powi(2));
     }

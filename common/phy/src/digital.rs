@@ -16,6 +16,7 @@
 
 use semcom_ldpc::{DecoderConfig, TransportBlockSpec, TransportDecoded};
 
+use crate::bits::{BitReader, BitWriter};
 use crate::mapping::{DemapMethod, Gains, Modulation, NoiseVar};
 use crate::{PhyError, C32};
 
@@ -116,20 +117,15 @@ pub fn encode(payload: &[u8], mcs: &Mcs) -> Result<Vec<C32>, PhyError> {
     }
     let n = mcs.symbols_for(payload.len());
     let spec = mcs.spec(n)?;
-    let mut bits = Vec::with_capacity(spec.payload_bits());
-    push_bits(&mut bits, payload.len() as u64, LEN_BITS);
+    let mut w = BitWriter::<u8>::with_capacity(spec.payload_bits());
+    w.put(payload.len() as u64, LEN_BITS as u32);
     for &b in payload {
-        push_bits(&mut bits, u64::from(b), 8);
+        w.put(u64::from(b), 8);
     }
+    let mut bits = w.into_bits();
     bits.resize(spec.payload_bits(), 0);
     let coded = spec.encode(&bits).map_err(|e| PhyError::Coding(e.to_string()))?;
     mcs.modulation.map(&coded)
-}
-
-fn push_bits(out: &mut Vec<u8>, value: u64, n: usize) {
-    for i in (0..n).rev() {
-        out.push(((value >> i) & 1) as u8);
-    }
 }
 
 /// What came out of the decoder.
@@ -209,7 +205,8 @@ pub fn decode_lenient<'a>(
         });
     }
     let (out, erased) = run_decoder(&spec, symbols, gains, noise, mcs, method)?;
-    let bytes = (0..payload_len).map(|i| read_bits(&out.bits, LEN_BITS + 8 * i, 8) as u8).collect();
+    let mut r = BitReader::new(out.bits.get(LEN_BITS..).unwrap_or_default());
+    let bytes = (0..payload_len).map(|_| r.get(8).map_or(0, |b| b as u8)).collect();
     let mut status = summarise(&out);
     mark_erased(&mut status, &erased);
     Ok((bytes, status))
@@ -249,22 +246,14 @@ fn summarise(out: &TransportDecoded) -> Decoded {
     Decoded { payload, blocks_ok, transport_ok: out.tb_crc_ok, iterations }
 }
 
-/// `n` bits from `from` as a big-endian number.
-fn read_bits(bits: &[u8], from: usize, n: usize) -> u64 {
-    bits[from..from + n].iter().fold(0, |acc, &b| (acc << 1) | u64::from(b))
-}
-
 /// Length prefix, then that many bytes; `None` if the prefix overruns the block.
 fn unpack(bits: &[u8]) -> Option<Vec<u8>> {
-    let read = |from: usize, n: usize| read_bits(bits, from, n);
-    if bits.len() < LEN_BITS {
-        return None;
-    }
-    let len = read(0, LEN_BITS) as usize;
+    let mut r = BitReader::new(bits);
+    let len = r.get(LEN_BITS as u32)? as usize;
     if LEN_BITS + 8 * len > bits.len() {
         return None;
     }
-    Some((0..len).map(|i| read(LEN_BITS + 8 * i, 8) as u8).collect())
+    (0..len).map(|_| r.get(8).map(|b| b as u8)).collect()
 }
 
 #[cfg(test)]

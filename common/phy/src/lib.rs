@@ -1,9 +1,10 @@
-//! Physical layer: complex symbols, modulation, channels, pilots, repetition-coded BPSK.
+//! Physical layer: complex symbols, modulation, channels, pilots, the LDPC-coded digital link.
 //!
 //! Composable blocks in the spirit of Sionna's PHY API, each with explicit shapes:
 //! [`mapping`] (Gray QAM mapper, hard and soft demapper), [`channel`] (AWGN, block
 //! fading, frame erasures), [`pilots`] (pilot framing, LS/LMMSE channel estimation),
-//! [`repetition`] (robust BPSK for metadata).
+//! [`digital`] (bytes over CRC + 5G NR LDPC + QAM), [`link_channel`] (the frame-level
+//! channel the daemons and the evaluation share), [`bits`] (MSB-first bit fields).
 //!
 //! # Conventions (DESIGN §2)
 //!
@@ -17,13 +18,13 @@
 //!   Sionna's sign convention.
 //! * A "perfect CSI" receiver (true `h`) exists only for comparisons and is labelled so.
 
+pub mod bits;
 pub mod channel;
 pub mod digital;
 pub mod link_channel;
 pub mod mapping;
 pub mod math;
 pub mod pilots;
-pub mod repetition;
 
 /// One complex baseband symbol (one channel use).
 pub type C32 = num_complex::Complex32;

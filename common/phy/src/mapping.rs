@@ -13,7 +13,7 @@
 //!
 //! * BPSK: **plain real** BPSK, `b → 1 − 2b` (bit 0 → +1, bit 1 → −1). This is *not* the
 //!   38.211 §5.1.2 BPSK, which is rotated by 45° (`(1−2b)(1+j)/√2`); the two have the same
-//!   error performance, and the real one matches [`crate::repetition`].
+//!   error performance.
 //! * QPSK, 16-, 64-, 256-QAM: exactly 38.211 §5.1.3–5.1.6, e.g. 16-QAM
 //!   `d = {(1−2b0)[2−(1−2b2)] + j(1−2b1)[2−(1−2b3)]}/√10`. Even bits `b0, b2, …` drive the
 //!   in-phase axis and odd bits `b1, b3, …` the quadrature axis, each axis a Gray-labelled
@@ -37,6 +37,7 @@
 //! and give LLR 0 (an erasure); `σ² = 0` gives hard decisions of magnitude [`LLR_MAX`].
 //! All LLRs are clipped to `±LLR_MAX`.
 
+use crate::bits::Bit;
 use crate::math::q_function;
 use crate::{PhyError, C32};
 use std::fmt;
@@ -128,24 +129,6 @@ impl<'a> From<&'a [f32]> for NoiseVar<'a> {
 impl<'a> From<&'a Vec<f32>> for NoiseVar<'a> {
     fn from(v: &'a Vec<f32>) -> Self {
         NoiseVar::PerSymbol(v)
-    }
-}
-
-/// Something that holds one bit: `bool`, or `u8` restricted to 0 and 1.
-pub trait Bit: Copy {
-    /// The bit as 0 or 1, or `None` if the value is not a bit.
-    fn to_bit(self) -> Option<u8>;
-}
-
-impl Bit for u8 {
-    fn to_bit(self) -> Option<u8> {
-        (self <= 1).then_some(self)
-    }
-}
-
-impl Bit for bool {
-    fn to_bit(self) -> Option<u8> {
-        Some(self as u8)
     }
 }
 
@@ -814,8 +797,16 @@ mod tests {
         }
     }
 
-    /// Simulates `n` symbols; returns (SER, BER, σ of the BER estimate).
-    fn simulate(m: Modulation, snr_db: f64, n: usize, seed: u64) -> (f64, f64, f64) {
+    /// Error rates measured over `n` symbols.
+    struct Rates {
+        ser: f64,
+        ber: f64,
+        /// σ of the BER estimate.
+        ber_sigma: f64,
+    }
+
+    /// Simulates `n` symbols.
+    fn simulate(m: Modulation, snr_db: f64, n: usize, seed: u64) -> Rates {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let qm = m.bits_per_symbol();
         let bits = random_bits(&mut rng, n * qm);
@@ -834,7 +825,7 @@ mod tests {
         // Bit errors within a symbol are correlated: use the per-symbol error-count
         // variance, σ(BER) = sd(e)/(Qm·√n).
         let var_e = e2 / nf - (e1 / nf).powi(2);
-        (sym_err as f64 / nf, ber, var_e.sqrt() / (qm as f64 * nf.sqrt()))
+        Rates { ser: sym_err as f64 / nf, ber, ber_sigma: var_e.sqrt() / (qm as f64 * nf.sqrt()) }
     }
 
     #[test]
@@ -846,7 +837,7 @@ mod tests {
                 let p = q_function((2.0 * eb_n0).sqrt());
                 // Enough symbols for ≥ ~800 expected bit errors.
                 let n = ((800.0 / (p * m.bits_per_symbol() as f64)) as usize).max(100_000);
-                let (_, ber, _) = simulate(m, snr_db, n, 100 + k as u64);
+                let ber = simulate(m, snr_db, n, 100 + k as u64).ber;
                 let sigma = (p * (1.0 - p) / (n * m.bits_per_symbol()) as f64).sqrt();
                 assert!((ber - p).abs() < 5.0 * sigma, "{m} {snr_db} dB: {ber:.3e} vs {p:.3e}");
                 assert!((m.ber_awgn(n0) / p - 1.0).abs() < 1e-6);
@@ -869,7 +860,8 @@ mod tests {
                 let p_axis = 2.0 * (1.0 - 1.0 / mm.sqrt()) * q_function((3.0 / ((mm - 1.0) * n0)).sqrt());
                 let ser_th = 1.0 - (1.0 - p_axis).powi(2);
                 let n = ((1500.0 / ser_th) as usize).clamp(100_000, 1_500_000);
-                let (ser, ber, ber_sigma) = simulate(m, snr_db, n, 200 + 10 * k as u64 + m.bits_per_symbol() as u64);
+                let Rates { ser, ber, ber_sigma } =
+                    simulate(m, snr_db, n, 200 + 10 * k as u64 + m.bits_per_symbol() as u64);
                 let ser_sigma = (ser_th * (1.0 - ser_th) / n as f64).sqrt();
                 assert!((ser - ser_th).abs() < 5.0 * ser_sigma, "{m} {snr_db} dB SER {ser:.3e} vs {ser_th:.3e}");
                 // Exact Gray BER (per-axis region sums) against simulation.
@@ -912,7 +904,7 @@ mod tests {
         let y: Vec<C32> = x.iter().map(|s| h * s).collect();
         let l = m.demap_llr(&y, h, 0.01, DemapMethod::MaxLog).unwrap();
         assert!(l.iter().zip(want).all(|(v, b)| (*v < 0.0) == (b == 1)));
-        // BPSK LLR = 4·Re(conj(h)·y)/N0, as in the repetition code.
+        // BPSK LLR = 4·Re(conj(h)·y)/N0.
         let l = Modulation::Bpsk.demap_llr(&[C32::new(0.3, 0.8)], C32::new(0.0, 1.0), 0.5, DemapMethod::Exact).unwrap();
         assert!((l[0] - 4.0 * 0.8 / 0.5).abs() < 1e-5);
         // Errors.

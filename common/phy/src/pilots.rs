@@ -9,21 +9,13 @@
 //! symbols; [`PilotPattern::extract`] estimates `h` per block and returns the data with a
 //! per-symbol channel estimate and effective noise variance ([`Equalized`]).
 
+use semcom_dsp::rng::SplitMix64;
+
 use crate::mapping::{DemapMethod, Modulation};
 use crate::{PhyError, C32};
 
 /// Seed of the pilot generator. Part of the protocol: sender and receiver must agree.
 const PILOT_SEED: u64 = 0x5EC0_C0DE_0000_0001;
-
-/// SplitMix64 step. Chosen because it is tiny, fully specified and independent of any crate
-/// version, so the pilot sequence can never change under a dependency upgrade.
-fn splitmix64(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
 
 /// The first `n` symbols of the fixed pilot sequence: unit-modulus QPSK `(±1 ± j)/√2`.
 ///
@@ -31,13 +23,15 @@ fn splitmix64(state: &mut u64) -> u64 {
 /// prefix of `pilot_sequence(n)` for `m ≤ n`.
 pub fn pilot_sequence(n: usize) -> Vec<C32> {
     let a = std::f32::consts::FRAC_1_SQRT_2;
-    let mut state = PILOT_SEED;
+    // SplitMix64: fully specified and independent of any crate version, so the pilot
+    // sequence can never change under a dependency upgrade.
+    let mut rng = SplitMix64::new(PILOT_SEED);
     let mut out = Vec::with_capacity(n);
     let mut word = 0u64;
     for k in 0..n {
         // 32 QPSK symbols (2 bits each) per 64-bit word.
         if k % 32 == 0 {
-            word = splitmix64(&mut state);
+            word = rng.next_u64();
         }
         let bits = (word >> (2 * (k % 32))) & 0b11;
         let re = if bits & 1 == 0 { a } else { -a };
@@ -598,13 +592,18 @@ mod tests {
         assert!(PilotPattern::new(4, 0).is_err() && PilotPattern::new(4, 4).is_err());
     }
 
+    /// A faded transmission: the pattern, the data sent, the stream received, the true
+    /// gain of every channel use and N0.
+    struct FadingRun {
+        pat: PilotPattern,
+        data: Vec<C32>,
+        rx: Vec<C32>,
+        h: Vec<C32>,
+        n0: f64,
+    }
+
     /// B blocks of Rayleigh fading with P pilots and one data symbol each.
-    fn fading_run(
-        p: usize,
-        blocks: usize,
-        snr_db: f64,
-        seed: u64,
-    ) -> (PilotPattern, Vec<C32>, Vec<C32>, Vec<C32>, f64) {
+    fn fading_run(p: usize, blocks: usize, snr_db: f64, seed: u64) -> FadingRun {
         use rand::Rng;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let pat = PilotPattern::new(p + 1, p).unwrap();
@@ -615,14 +614,14 @@ mod tests {
         let mut rx = pat.insert(&data);
         let ch = BlockFading::from_snr_db(FadingModel::Rayleigh, p + 1, snr_db).unwrap();
         let h = ch.apply(&mut rx, &mut rng);
-        (pat, data, rx, h, ch.n0())
+        FadingRun { pat, data, rx, h, n0: ch.n0() }
     }
 
     #[test]
     fn ls_and_lmmse_mse_match_theory() {
         let blocks = 20_000;
         for (k, (p, snr_db)) in [(1, -5.0), (1, 5.0), (4, 0.0), (4, 10.0), (2, -10.0)].into_iter().enumerate() {
-            let (pat, _, rx, h, n0) = fading_run(p, blocks, snr_db, 80 + k as u64);
+            let FadingRun { pat, rx, h, n0, .. } = fading_run(p, blocks, snr_db, 80 + k as u64);
             let h_true: Vec<C32> = h.chunks(p + 1).map(|b| b[0]).collect();
             let pf = p as f64;
             for (est, want) in [(Estimator::Ls, n0 / pf), (Estimator::Lmmse, n0 / (pf + n0))] {
@@ -643,7 +642,7 @@ mod tests {
             let (mut est_sum, mut perf_sum) = (0.0, 0.0);
             let mut n0 = 0.0;
             for t in 0..trials {
-                let (pat, _, rx, h, n) = fading_run(p, blocks, snr_db, 1000 * p as u64 + t);
+                let FadingRun { pat, rx, h, n0: n, .. } = fading_run(p, blocks, snr_db, 1000 * p as u64 + t);
                 n0 = n;
                 let eq = pat.extract(&rx, None, Estimator::Lmmse, Csi::Estimated).unwrap();
                 assert_eq!(Some(eq.n0), eq.n0_estimate);
@@ -666,7 +665,7 @@ mod tests {
         // For unit-modulus data, E|y − ĥ·x|² = N0 + MSE(ĥ): what `noise_var` promises.
         let blocks = 40_000;
         for (k, (p, snr_db)) in [(1, 0.0), (4, 5.0)].into_iter().enumerate() {
-            let (pat, data, rx, h, n0) = fading_run(p, blocks, snr_db, 90 + k as u64);
+            let FadingRun { pat, data, rx, h, n0 } = fading_run(p, blocks, snr_db, 90 + k as u64);
             for (csi, est) in
                 [(Csi::Estimated, Estimator::Ls), (Csi::Estimated, Estimator::Lmmse), (Csi::Perfect(&h), Estimator::Ls)]
             {

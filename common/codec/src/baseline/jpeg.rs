@@ -102,7 +102,10 @@ pub(crate) fn best_jpeg_by(img: &RgbImage, fits: impl Fn(&[u8]) -> bool) -> Opti
             continue;
         };
         let Some(rec) = decode_jpeg(&bytes, width, height) else { continue };
-        let score = psnr(img, &rec);
+        // PSNR from the metrics' MSE, uncapped: `semcom_metrics::psnr` stops at 100 dB,
+        // which would tie near-lossless candidates that this ranking tells apart.
+        let Ok(mse) = semcom_metrics::mse(img, &rec) else { continue };
+        let score = 10.0 * (255.0 * 255.0 / mse).log10();
         if let Some((top, _)) = &best {
             if score < top - LADDER_STOP_DB {
                 break;
@@ -199,21 +202,6 @@ pub(crate) fn encode(img: &RgbImage, quality: u8) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(4096);
     JpegEncoder::new_with_quality(&mut out, quality).encode_image(img).ok()?;
     Some(out)
-}
-
-/// PSNR in dB of `b` against `a` (same size), over all three channels; +∞ if equal.
-pub(crate) fn psnr(a: &RgbImage, b: &RgbImage) -> f64 {
-    let sum: u64 = a
-        .as_raw()
-        .iter()
-        .zip(b.as_raw())
-        .map(|(&x, &y)| {
-            let d = u64::from(x.abs_diff(y));
-            d * d
-        })
-        .sum();
-    let mse = sum as f64 / a.as_raw().len().max(1) as f64;
-    10.0 * (255.0 * 255.0 / mse).log10()
 }
 
 // ---- Abbreviated form -------------------------------------------------------------

@@ -8,7 +8,7 @@
 //! entropy-coded scan; the JPEG is [`best_jpeg`](super::best_jpeg)'s pick for the bytes
 //! that leaves (abbreviated form, see [`super::jpeg`]). Only the symbols the payload
 //! needs are sent, so `total ≤ budget`; every data symbol is
-//! [`SegmentKind::Meta`](crate::softcast::SegmentKind::Meta).
+//! [`BurstKind::Meta`](crate::stream::BurstKind::Meta).
 //!
 //! # Header (big endian)
 //! width 16 · height 16 (the original image) · coded width 16 · coded height 16 ·
@@ -32,7 +32,8 @@ use semcom_phy::pilots::{Equalized, PilotPattern};
 use semcom_phy::{PhyError, C32};
 
 use super::jpeg::{abbreviate, best_jpeg_by, decode_jpeg, expand, mid_grey, tables_overhead, JpegChoice};
-use crate::softcast::{data_capacity, equalise, segments, ChannelUseSplit, CodecError, Received, Segment};
+use crate::error::CodecError;
+use crate::stream::{bursts, check_pilots, data_capacity, equalise, pilot_pattern, Burst, ChannelUseSplit, Received};
 
 /// Codec id on the wire for this symbol layout and header, version 1.
 pub const CODEC_ID: &str = "jpeg-ldpc-v1";
@@ -48,7 +49,7 @@ const CRC16: crc::Crc<u16> = crc::Crc::<u16>::new(&crc::CRC_16_IBM_3740);
 pub struct JpegLdpcConfig {
     /// Index in `semcom_phy::digital::MCS_TABLE`.
     pub mcs: u8,
-    /// Pilot pattern, as in [`crate::softcast::SoftCastConfig`]: every block of
+    /// Pilot pattern ([`crate::stream`]), as SoftCast's: every block of
     /// `pilot_block` channel uses starts with `pilots_per_block` known pilots.
     pub pilot_block: usize,
     pub pilots_per_block: usize,
@@ -67,13 +68,7 @@ impl JpegLdpcConfig {
     /// the receiver can estimate N0).
     pub fn validate(&self) -> Result<(), CodecError> {
         self.resolve_mcs()?;
-        if self.pilots_per_block < 2 || self.pilot_block <= self.pilots_per_block {
-            return Err(CodecError::InvalidConfig(format!(
-                "pilots_per_block = {} must be at least 2 (to estimate N0) and below pilot_block = {}",
-                self.pilots_per_block, self.pilot_block
-            )));
-        }
-        Ok(())
+        check_pilots(self.pilot_block, self.pilots_per_block)
     }
 
     fn resolve_mcs(&self) -> Result<Mcs, CodecError> {
@@ -81,17 +76,17 @@ impl JpegLdpcConfig {
     }
 
     fn pattern(&self) -> Result<PilotPattern, CodecError> {
-        Ok(PilotPattern::new(self.pilot_block, self.pilots_per_block)?)
+        pilot_pattern(self.pilot_block, self.pilots_per_block)
     }
 }
 
 /// Sender output. The receiver's input is the stream after the channel with the
-/// frame-header facts, e.g. `Received::from_segments(&tx.segments, cfg.mcs)` then noise.
+/// frame-header facts, e.g. `Received::from_bursts(&tx.bursts, cfg.mcs)` then noise.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JpegLdpcTransmission {
     /// Runs of one kind in transmission order: pilots and
-    /// [`SegmentKind::Meta`](crate::softcast::SegmentKind::Meta) data.
-    pub segments: Vec<Segment>,
+    /// [`BurstKind::Meta`](crate::stream::BurstKind::Meta) data.
+    pub bursts: Vec<Burst>,
     /// `meta` = data symbols, `analog` = 0, `total ≤ budget`.
     pub split: ChannelUseSplit,
     /// The JPEG sent (the complete file; the link carries its scan), `None` if not even
@@ -104,7 +99,7 @@ pub struct JpegLdpcTransmission {
 impl JpegLdpcTransmission {
     /// All symbols concatenated in transmission order.
     pub fn symbols(&self) -> Vec<C32> {
-        self.segments.iter().flat_map(|s| s.symbols.iter().copied()).collect()
+        crate::stream::concat(&self.bursts)
     }
 }
 
@@ -226,7 +221,7 @@ pub fn jpeg_ldpc_encode(img: &RgbImage, rho: f64, cfg: &JpegLdpcConfig) -> Resul
         ChannelUseSplit { pilots: pattern.overhead(n), meta: n, analog: 0, total: pattern.total_len(n), budget };
     debug_assert!(split.total <= budget);
     Ok(JpegLdpcTransmission {
-        segments: segments(&pattern, &pattern.insert(&data), n),
+        bursts: bursts(&pattern, &pattern.insert(&data), n),
         split,
         jpeg,
         payload_bytes: payload.len(),

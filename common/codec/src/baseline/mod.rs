@@ -17,7 +17,7 @@ pub mod capacity;
 pub mod jpeg;
 pub mod jpeg_ldpc;
 
-pub use capacity::jpeg_capacity;
+pub use capacity::{jpeg_capacity, JpegAtCapacity};
 pub use jpeg::{best_jpeg, decode_jpeg, mid_grey, JpegChoice, LADDER_STOP_DB, MAX_QUALITY, MIN_SIDE, WIRE_SIDE_BYTES};
 pub use jpeg_ldpc::{
     jpeg_ldpc_decode, jpeg_ldpc_encode, JpegLdpcConfig, JpegLdpcReconstruction, JpegLdpcTransmission, CODEC_ID,

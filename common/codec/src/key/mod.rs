@@ -14,6 +14,7 @@ mod hybrid;
 
 pub use hybrid::{HybridConfig, HybridDct, HYBRID_ID};
 
+use crate::analog::AnalogRx;
 use crate::color::Planes;
 use crate::segment::BlockMask;
 use crate::C32;
@@ -29,29 +30,6 @@ pub enum KeyError {
     SideInfo(String),
     #[error("internal DCT error: {0}")]
     Dct(#[from] crate::dct::DctError),
-}
-
-/// Received analog symbols, unequalised (`y = h·x + w`), with the channel estimate and
-/// the noise variance of each (from [`semcom_phy::pilots::PilotPattern::extract`]).
-/// Lost symbols are NaN; a receiver that got fewer symbols than were sent passes
-/// shorter slices (the missing ones count as erased).
-#[derive(Debug, Clone, Copy)]
-pub struct AnalogRx<'a> {
-    pub symbols: &'a [C32],
-    pub h: &'a [C32],
-    pub noise_var: &'a [f32],
-}
-
-impl AnalogRx<'_> {
-    /// Equalised sample `z/ĥ` of symbol `s` and its noise variance per real dimension
-    /// `σ² = noise_var/(2|ĥ|²)`; `None` for a lost, missing or unusable symbol.
-    pub fn equalised(&self, s: usize) -> Option<(C32, f64)> {
-        let z = *self.symbols.get(s)?;
-        let h = *self.h.get(s)?;
-        let nv = f64::from(*self.noise_var.get(s)?);
-        let gain = f64::from(h.norm_sqr());
-        (z.re.is_finite() && z.im.is_finite() && gain > 1e-12 && nv.is_finite()).then(|| (z / h, nv / (2.0 * gain)))
-    }
 }
 
 /// What the receiver got back.

@@ -24,14 +24,27 @@ pub enum PromptDetail {
     Minimal,
 }
 
+/// What a [`PromptDetail`] level keeps (the table above).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct DetailParams {
+    max_segments: usize,
+    /// Largest colour-layout grid side.
+    max_grid: u32,
+    /// Colour-layout coefficients kept for Y and for each chroma channel.
+    luma_coefs: usize,
+    chroma_coefs: usize,
+    /// Texture energies sent.
+    energies: usize,
+}
+
 impl PromptDetail {
-    /// (max segments, max grid side, Y coefficients, chroma coefficients, energies).
-    fn params(self) -> (usize, u32, usize, usize, usize) {
-        match self {
+    fn params(self) -> DetailParams {
+        let (max_segments, max_grid, luma_coefs, chroma_coefs, energies) = match self {
             PromptDetail::Full => (16, MAX_GRID, 6, 3, SCALES * ORIENTATIONS),
             PromptDetail::Reduced => (8, 4, 3, 1, ORIENTATIONS),
             PromptDetail::Minimal => (4, 1, 1, 1, 0),
-        }
+        };
+        DetailParams { max_segments, max_grid, luma_coefs, chroma_coefs, energies }
     }
 }
 
@@ -76,8 +89,8 @@ struct Acc {
     sum_y: f64,
     sum_yy: f64,
     sum: [f64; 3],
+    /// Mean oriented gradient energy per scale and orientation ([`gradient_energy`]).
     energy: [[f64; ORIENTATIONS]; SCALES],
-    energy_n: [f64; SCALES],
     /// Per detail-map cell of the segment (ascending cell index): the cell, the sum of
     /// gx² + gy² over the segment's pixels in it and their count.
     detail: Vec<(usize, f64, f64)>,
@@ -90,7 +103,8 @@ struct Acc {
 /// grid does not cover the image simply describes the pixels it covers; segments without
 /// pixels get a neutral description. Captions are left empty.
 pub fn describe(img: &RgbImage, non_key: &BlockMask, detail: PromptDetail) -> StructuredPrompt {
-    let (max_seg, max_grid, ny, nc, ne) = detail.params();
+    let DetailParams { max_segments: max_seg, max_grid, luma_coefs: ny, chroma_coefs: nc, energies: ne } =
+        detail.params();
     let map = detail == PromptDetail::Full;
     let segs = segments_with(non_key, &SegmentOptions { min_blocks: 4, max_segments: max_seg });
     let (w, h) = img.dimensions();
@@ -123,7 +137,6 @@ pub fn describe(img: &RgbImage, non_key: &BlockMask, detail: PromptDetail) -> St
             sum_yy: 0.0,
             sum: [0.0; 3],
             energy: [[0.0; ORIENTATIONS]; SCALES],
-            energy_n: [0.0; SCALES],
             detail: detail_map::segment_cells(m).into_iter().map(|c| (c, 0.0, 0.0)).collect(),
         });
     }
@@ -162,38 +175,23 @@ pub fn describe(img: &RgbImage, non_key: &BlockMask, detail: PromptDetail) -> St
         }
     }
 
-    // Texture: oriented gradient energy at scales 1, 2, 4.
+    // Texture: oriented gradient energy at scales 1, 2, 4; the detail map from the
+    // full-resolution gradients.
     if ne > 0 && !accs.is_empty() {
-        let mut luma = planes.y.clone();
-        let (mut lw, mut lh) = (w as usize, h as usize);
-        for s in 0..SCALES {
-            let step = 1u32 << s;
-            if s > 0 {
-                (luma, lw, lh) = box_half(&luma, lw, lh);
-            }
-            let lab = |x: usize, y: usize| label_at(x as u32 * step, y as u32 * step);
-            for y in 0..lh {
-                for x in 0..lw {
-                    let l = lab(x, y);
-                    if l == usize::MAX {
-                        continue;
-                    }
-                    let proj = oriented_gradient(&luma, lw, lh, x, y, |xx, yy| lab(xx, yy) == l);
-                    let a = &mut accs[l];
-                    for (k, p) in proj.iter().enumerate() {
-                        a.energy[s][k] += (p * p) as f64;
-                    }
-                    a.energy_n[s] += 1.0;
-                    if s == 0 && map {
-                        // proj[0] = gx, proj[2] = gy.
-                        let cell = detail_map::cell_of(x as u32 / b, y as u32 / b, wb);
-                        if let Ok(k) = a.detail.binary_search_by_key(&cell, |d| d.0) {
-                            a.detail[k].1 += (proj[0] * proj[0] + proj[2] * proj[2]) as f64;
-                            a.detail[k].2 += 1.0;
-                        }
-                    }
+        let label = |x: usize, y: usize| label_at(x as u32, y as u32);
+        let energy = gradient_energy(&planes.y, w as usize, h as usize, accs.len(), label, |x, y, l, proj| {
+            if map {
+                // proj[0] = gx, proj[2] = gy.
+                let a = &mut accs[l];
+                let cell = detail_map::cell_of(x as u32 / b, y as u32 / b, wb);
+                if let Ok(k) = a.detail.binary_search_by_key(&cell, |d| d.0) {
+                    a.detail[k].1 += (proj[0] * proj[0] + proj[2] * proj[2]) as f64;
+                    a.detail[k].2 += 1.0;
                 }
             }
+        });
+        for (a, e) in accs.iter_mut().zip(energy) {
+            a.energy = e;
         }
     }
 
@@ -254,12 +252,7 @@ fn texture(a: &Acc, ne: usize, map: bool) -> TextureStats {
     } else {
         0.0
     };
-    let full: Vec<u32> = (0..SCALES)
-        .flat_map(|s| {
-            (0..ORIENTATIONS)
-                .map(move |k| if a.energy_n[s] > 0.0 { quant_energy(a.energy[s][k] / a.energy_n[s]) } else { 0 })
-        })
-        .collect();
+    let full: Vec<u32> = a.energy.iter().flat_map(|e| e.iter().map(|&v| quant_energy(v))).collect();
     let energy = match ne {
         0 => Vec::new(),
         n if n == ORIENTATIONS => (0..ORIENTATIONS)
@@ -280,24 +273,86 @@ fn texture(a: &Acc, ne: usize, map: bool) -> TextureStats {
     TextureStats { energy, luma_std: (std.round() as u32).min(LUMA_STD_MAX), block_detail }
 }
 
-/// One level up the box pyramid: 2×2 means (partial at the right/bottom edge).
-pub(crate) fn box_half(luma: &[f32], lw: usize, lh: usize) -> (Vec<f32>, usize, usize) {
-    let (nw, nh) = (lw.div_ceil(2), lh.div_ceil(2));
-    let mut next = vec![0f32; nw * nh];
-    for y in 0..nh {
-        for x in 0..nw {
-            let (mut acc, mut n) = (0f32, 0f32);
-            for (dx, dy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
-                let (sx, sy) = (2 * x + dx, 2 * y + dy);
-                if sx < lw && sy < lh {
-                    acc += luma[sy * lw + sx];
-                    n += 1.0;
+/// Mean squared oriented gradient per region, scale and orientation: the texture
+/// statistics before quantising (module docs of [`crate::prompt`]). Box pyramid 1×, 2×,
+/// 4× of the `h × w` plane `luma`; at each scale [`oriented_gradient`] restricted to the
+/// pixel's region. `label(x, y)` is the region of full-resolution pixel (x, y), anything
+/// from `regions` on meaning none; a pyramid pixel takes the region of its top-left
+/// full-resolution pixel. `fine(x, y, region, projections)` sees every full-resolution
+/// pixel of a region. Regions without pixels at a scale get 0 there.
+pub(crate) fn gradient_energy(
+    luma: &[f32],
+    w: usize,
+    h: usize,
+    regions: usize,
+    label: impl Fn(usize, usize) -> usize,
+    mut fine: impl FnMut(usize, usize, usize, &[f32; ORIENTATIONS]),
+) -> Vec<[[f64; ORIENTATIONS]; SCALES]> {
+    let mut energy = vec![[[0f64; ORIENTATIONS]; SCALES]; regions];
+    let mut count = vec![[0f64; SCALES]; regions];
+    let mut level = Level { px: luma.to_vec(), width: w, height: h };
+    for s in 0..SCALES {
+        let step = 1usize << s;
+        if s > 0 {
+            level = level.half();
+        }
+        let (plane, lw, lh) = (&level.px, level.width, level.height);
+        let lab = |x: usize, y: usize| label(x * step, y * step);
+        for y in 0..lh {
+            for x in 0..lw {
+                let l = lab(x, y);
+                if l >= regions {
+                    continue;
+                }
+                let proj = oriented_gradient(plane, lw, lh, x, y, |xx, yy| lab(xx, yy) == l);
+                for (acc, p) in energy[l][s].iter_mut().zip(proj) {
+                    *acc += (p * p) as f64;
+                }
+                count[l][s] += 1.0;
+                if s == 0 {
+                    fine(x, y, l, &proj);
                 }
             }
-            next[y * nw + x] = acc / n;
         }
     }
-    (next, nw, nh)
+    for (e, n) in energy.iter_mut().zip(&count) {
+        for (es, &ns) in e.iter_mut().zip(n) {
+            if ns > 0.0 {
+                es.iter_mut().for_each(|v| *v /= ns);
+            }
+        }
+    }
+    energy
+}
+
+/// One level of the box pyramid: a row-major `height × width` plane.
+struct Level {
+    px: Vec<f32>,
+    width: usize,
+    height: usize,
+}
+
+impl Level {
+    /// The next level up: 2×2 means (partial at the right/bottom edge).
+    fn half(&self) -> Level {
+        let (lw, lh) = (self.width, self.height);
+        let (nw, nh) = (lw.div_ceil(2), lh.div_ceil(2));
+        let mut next = vec![0f32; nw * nh];
+        for y in 0..nh {
+            for x in 0..nw {
+                let (mut acc, mut n) = (0f32, 0f32);
+                for (dx, dy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
+                    let (sx, sy) = (2 * x + dx, 2 * y + dy);
+                    if sx < lw && sy < lh {
+                        acc += self.px[sy * lw + sx];
+                        n += 1.0;
+                    }
+                }
+                next[y * nw + x] = acc / n;
+            }
+        }
+        Level { px: next, width: nw, height: nh }
+    }
 }
 
 /// Gradient at (x, y) of an `lw × lh` plane projected on θ = 0°, 45°, 90°, 135°:

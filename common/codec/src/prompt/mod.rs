@@ -67,7 +67,7 @@ pub use text::{mean_rgb, render_text};
 // Shared with the receiver's colour-layout renderer (crate::generate), which must invert
 // exactly these conventions.
 pub(crate) use codec::segment_geometry;
-pub(crate) use describe::{basis, box_half, oriented_gradient, zigzag};
+pub(crate) use describe::{basis, gradient_energy, zigzag};
 
 use crate::segment::SegmentError;
 

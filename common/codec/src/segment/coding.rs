@@ -16,66 +16,32 @@
 //! scattered short runs, Rice with a large `k` for long background runs), and falls back
 //! to raw bits when that is shorter (checkerboards). Worst case: header + ⌈(n+1)/8⌉ bytes.
 
+use semcom_phy::bits::{pack, unpack, BitReader, BitWriter};
+
 use super::{BlockMask, SegmentError};
 
 /// Largest Rice parameter (code 15).
 const MAX_RICE_K: u32 = 14;
 
-struct BitWriter {
-    bytes: Vec<u8>,
-    used: u32, // bits used in the last byte, 0..8 (0 = start a new byte)
-}
+/// The bit stream after the header: MSB-first bits read from bytes, every read checked.
+struct Bits<'a>(BitReader<'a>);
 
-impl BitWriter {
-    fn bit(&mut self, b: bool) {
-        if self.used == 0 {
-            self.bytes.push(0);
-        }
-        if b {
-            if let Some(last) = self.bytes.last_mut() {
-                *last |= 0x80 >> self.used;
-            }
-        }
-        self.used = (self.used + 1) % 8;
-    }
-    /// The low `n` bits of `v`, most significant first.
-    fn bits(&mut self, v: u64, n: u32) {
-        for i in (0..n).rev() {
-            self.bit((v >> i) & 1 == 1);
-        }
-    }
-}
-
-struct BitReader<'a> {
-    bytes: &'a [u8],
-    pos: usize, // bit position
-}
-
-impl BitReader<'_> {
+impl Bits<'_> {
     fn bit(&mut self) -> Result<bool, SegmentError> {
-        let byte = self.bytes.get(self.pos / 8).ok_or(SegmentError::Truncated)?;
-        let b = (byte >> (7 - self.pos % 8)) & 1 == 1;
-        self.pos += 1;
-        Ok(b)
+        self.0.get_bool().ok_or(SegmentError::Truncated)
     }
+
     fn bits(&mut self, n: u32) -> Result<u64, SegmentError> {
-        let mut v = 0u64;
-        for _ in 0..n {
-            v = (v << 1) | self.bit()? as u64;
-        }
-        Ok(v)
+        self.0.get(n).ok_or(SegmentError::Truncated)
     }
+
     /// The padding must be zero bits and nothing may follow.
     fn finish(&self) -> Result<(), SegmentError> {
-        let full = self.pos.div_ceil(8);
-        if self.bytes.len() != full {
+        if self.0.remaining() >= 8 {
             return Err(SegmentError::Malformed("trailing bytes"));
         }
-        if self.pos % 8 != 0 {
-            let mask = 0xffu8 >> (self.pos % 8);
-            if self.bytes[full - 1] & mask != 0 {
-                return Err(SegmentError::Malformed("non-zero padding"));
-            }
+        if self.0.rest().iter().any(|&b| b) {
+            return Err(SegmentError::Malformed("non-zero padding"));
         }
         Ok(())
     }
@@ -122,21 +88,21 @@ fn code_len(v: u64, code: u32) -> u64 {
 fn put_run(w: &mut BitWriter, v: u64, code: u32) {
     if code == 0 {
         let l = 63 - v.leading_zeros();
-        w.bits(0, l);
-        w.bits(v, l + 1);
+        w.put(0, l);
+        w.put(v, l + 1);
     } else {
         let k = code - 1;
         let u = v - 1;
         for _ in 0..(u >> k) {
-            w.bit(true);
+            w.put_bool(true);
         }
-        w.bit(false);
-        w.bits(u & ((1u64 << k) - 1), k);
+        w.put_bool(false);
+        w.put(u & ((1u64 << k) - 1), k);
     }
 }
 
 /// Read a run length under `code`; it must be in `1..=remaining`.
-fn get_run(r: &mut BitReader, code: u32, remaining: u64) -> Result<u64, SegmentError> {
+fn get_run(r: &mut Bits, code: u32, remaining: u64) -> Result<u64, SegmentError> {
     let too_long = SegmentError::Malformed("run longer than the remaining blocks");
     if code == 0 {
         let mut l = 0u32;
@@ -194,22 +160,23 @@ impl BlockMask {
         let run_bits = 1 + 1 + 8 + l0 + l1;
         let raw_bits = 1 + self.bits.len() as u64;
 
-        let mut w = BitWriter { bytes: out, used: 0 };
+        let mut w = BitWriter::new();
         if raw_bits <= run_bits {
-            w.bit(true);
+            w.put_bool(true);
             for &b in &self.bits {
-                w.bit(b);
+                w.put_bool(b);
             }
         } else {
-            w.bit(false);
-            w.bit(runs.first().is_some_and(|r| r.0));
-            w.bits(c0 as u64, 4);
-            w.bits(c1 as u64, 4);
+            w.put_bool(false);
+            w.put_bool(runs.first().is_some_and(|r| r.0));
+            w.put(c0 as u64, 4);
+            w.put(c1 as u64, 4);
             for &(v, len) in &runs {
                 put_run(&mut w, len, if v { c1 } else { c0 });
             }
         }
-        w.bytes
+        out.extend(pack(w.bits()));
+        out
     }
 
     /// Decode [`BlockMask::encode`] output. Rejects (never panics on) truncated,
@@ -226,13 +193,14 @@ impl BlockMask {
         if n > max_blocks as u64 {
             return Err(SegmentError::TooManyBlocks { blocks: n, max: max_blocks });
         }
-        let mut r = BitReader { bytes: &bytes[a + b + c..], pos: 0 };
+        let stream = unpack(&bytes[a + b + c..]);
+        let mut r = Bits(BitReader::new(&stream));
         // Every block needs at least one bit in raw mode, and every run at least one bit:
         // reject early if the payload cannot possibly hold a raw mask of this size.
         let raw = r.bit()?;
         let mut bits = Vec::with_capacity(n as usize);
         if raw {
-            if (r.bytes.len() as u64) * 8 < n + 1 {
+            if (stream.len() as u64) < n + 1 {
                 return Err(SegmentError::Truncated);
             }
             for _ in 0..n {

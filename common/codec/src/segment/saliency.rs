@@ -22,6 +22,7 @@ use image::imageops::FilterType;
 use image::RgbImage;
 use rustfft::num_complex::Complex32;
 use rustfft::FftPlanner;
+use semcom_dsp::fft::fft2;
 
 use super::ImportanceConfig;
 
@@ -77,26 +78,6 @@ fn rgb_to_lab(img: &RgbImage) -> [Vec<f32>; 3] {
         b.push(200.0 * (fy - fz));
     }
     [l, a, b]
-}
-
-/// In-place 2-D FFT of a row-major `h × w` buffer (rows, then columns via transposes).
-fn fft2(planner: &mut FftPlanner<f32>, data: &mut [Complex32], w: usize, h: usize, inverse: bool) {
-    let plan = |p: &mut FftPlanner<f32>, n: usize| if inverse { p.plan_fft_inverse(n) } else { p.plan_fft_forward(n) };
-    plan(planner, w).process(data);
-    let mut t = transpose(data, w, h);
-    plan(planner, h).process(&mut t);
-    data.copy_from_slice(&transpose(&t, h, w));
-}
-
-/// Transpose a row-major `h × w` buffer into `w × h`.
-fn transpose(data: &[Complex32], w: usize, h: usize) -> Vec<Complex32> {
-    let mut out = vec![Complex32::new(0.0, 0.0); data.len()];
-    for y in 0..h {
-        for x in 0..w {
-            out[x * h + y] = data[y * w + x];
-        }
-    }
-    out
 }
 
 /// Signed FFT bin frequency in cycles/sample for bin `k` of an `n`-point transform.

@@ -28,16 +28,17 @@ use prost::Message;
 use semcom_phy::digital::{self, Mcs};
 use semcom_phy::mapping::DemapMethod;
 
+use crate::analog::AnalogRx;
 use crate::color::rgb_to_ycbcr;
+use crate::error::CodecError;
 use crate::generate::{GenerateError, Generator, GeneratorInput};
-use crate::key::{AnalogRx, HybridConfig, HybridDct, KeyEncoder, KeyError, HYBRID_ID};
+use crate::key::{HybridConfig, HybridDct, KeyEncoder, KeyError, HYBRID_ID};
 use crate::prompt::{
     describe, non_key_of, render_text, safe_prior, PromptDetail, Repair, SegmentPrompt, StructuredPrompt,
 };
 use crate::segment::{importance_map, key_mask, key_share_for, BlockMask, ImportanceConfig, Roi};
-use crate::softcast::{
-    data_capacity, equalise, mean_gain, pilot_pattern, segments, ChannelUseSplit, CodecError, Received, Segment,
-    SoftCastConfig,
+use crate::stream::{
+    bursts, check_pilots, data_capacity, equalise, mean_gain, pilot_pattern, Burst, ChannelUseSplit, Received,
 };
 use header::{parse_preamble, preamble, preamble_mcs, Core, PREAMBLE_BYTES};
 
@@ -50,7 +51,7 @@ pub const CODEC_ID: &str = "semcom-v1";
 #[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
 #[serde(default)]
 pub struct SemanticConfig {
-    /// Pilot pattern, as SoftCast's (P pilots at the start of every block of L uses).
+    /// Pilot pattern (P pilots at the start of every block of L uses, [`crate::stream`]).
     pub pilot_block: usize,
     pub pilots_per_block: usize,
     /// Key/non-key block side, pixels.
@@ -96,7 +97,10 @@ impl Default for SemanticConfig {
 impl SemanticConfig {
     pub fn validate(&self) -> Result<(), CodecError> {
         let bad = |s: String| Err(CodecError::InvalidConfig(s));
-        self.pilots().validate()?;
+        check_pilots(self.pilot_block, self.pilots_per_block)?;
+        if self.max_pixels == 0 {
+            return bad("max_pixels must be positive".into());
+        }
         if !(4..=255).contains(&self.block) {
             return bad(format!("block = {}: must be in 4..=255", self.block));
         }
@@ -113,21 +117,7 @@ impl SemanticConfig {
         if !self.mcs_margin_db.is_finite() || !(0.0..=1.0).contains(&self.max_prompt_share) {
             return bad("mcs_margin_db must be finite and max_prompt_share in [0, 1]".into());
         }
-        self.hybrid.validate().map_err(|e| CodecError::InvalidConfig(e.to_string()))?;
-        if self.max_pixels == 0 {
-            return bad("max_pixels must be positive".into());
-        }
-        Ok(())
-    }
-
-    /// The pilot settings as a SoftCast configuration (shared pilot code).
-    fn pilots(&self) -> SoftCastConfig {
-        SoftCastConfig {
-            pilot_block: self.pilot_block,
-            pilots_per_block: self.pilots_per_block,
-            max_pixels: self.max_pixels,
-            ..SoftCastConfig::default()
-        }
+        self.hybrid.validate().map_err(|e| CodecError::InvalidConfig(e.to_string()))
     }
 }
 
@@ -168,7 +158,7 @@ pub struct SemanticReport {
 /// Sender output.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SemanticTransmission {
-    pub segments: Vec<Segment>,
+    pub bursts: Vec<Burst>,
     /// `meta` counts every digital symbol (header and prompt).
     pub split: ChannelUseSplit,
     pub report: SemanticReport,
@@ -238,7 +228,7 @@ pub fn encode(img: &RgbImage, req: &SemanticRequest, cfg: &SemanticConfig) -> Re
     if width == 0 || height == 0 || width > u16::MAX as u32 || height > u16::MAX as u32 {
         return Err(CodecError::UnsupportedImageSize { width, height });
     }
-    let pattern = pilot_pattern(&cfg.pilots())?;
+    let pattern = pilot_pattern(cfg.pilot_block, cfg.pilots_per_block)?;
     let budget = (rho * f64::from(height) * f64::from(width) * 3.0).round() as usize;
     let capacity = data_capacity(&pattern, budget);
     let mcs_id = budget::semantic_mcs(req.snr_db, cfg.mcs_margin_db, cfg.max_mcs, cfg.default_mcs);
@@ -334,7 +324,7 @@ pub fn encode(img: &RgbImage, req: &SemanticRequest, cfg: &SemanticConfig) -> Re
         chunks_total: key_syms.chunks_total,
     };
     Ok(SemanticTransmission {
-        segments: segments(&pattern, &pattern.insert(&data), meta),
+        bursts: bursts(&pattern, &pattern.insert(&data), meta),
         split,
         report,
         key_mask: key,
@@ -365,7 +355,7 @@ pub fn decode(
     generator: &dyn Generator,
 ) -> Result<SemanticReconstruction, CodecError> {
     cfg.validate()?;
-    let pattern = pilot_pattern(&cfg.pilots())?;
+    let pattern = pilot_pattern(cfg.pilot_block, cfg.pilots_per_block)?;
     let mcs =
         Mcs::from_index(rx.meta_mcs).map_err(|e| CodecError::MetadataCorrupt(format!("frame header MCS: {e}")))?;
     let eq = equalise(&rx.stream, &pattern)?;
@@ -469,7 +459,7 @@ pub fn decode(
 
 /// Received stream of a transmission sent through no channel (tests, examples).
 pub fn noiseless(tx: &SemanticTransmission) -> Received {
-    Received::from_segments(&tx.segments, tx.report.mcs)
+    Received::from_bursts(&tx.bursts, tx.report.mcs)
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 use super::*;
 use crate::generate::ClassicalFill;
-use crate::softcast::SegmentKind;
+use crate::stream::BurstKind;
 use crate::C32;
 
 /// Smooth background with a textured, edged object: key and non-key regions both exist.
@@ -28,7 +28,7 @@ fn noiseless_round_trip_delivers_mask_prompt_and_split() {
     assert!(s.total <= s.budget);
     assert_eq!(tx.report.header_symbols + tx.report.prompt_symbols, s.meta);
     assert_eq!(tx.report.mcs, SemanticConfig::default().default_mcs, "unknown SNR → default MCS");
-    let sent: usize = tx.segments.iter().filter(|g| g.kind == SegmentKind::Meta).map(|g| g.symbols.len()).sum();
+    let sent: usize = tx.bursts.iter().filter(|g| g.kind == BurstKind::Meta).map(|g| g.symbols.len()).sum();
     assert_eq!(sent, s.meta);
     let out = decode(&noiseless(&tx), &SemanticConfig::default(), &ClassicalFill::default()).unwrap();
     assert_eq!(out.key_mask, tx.key_mask);
@@ -52,7 +52,8 @@ fn a_failed_prompt_record_is_repaired_not_fatal() {
     // Erase the first segment record's symbols (data positions → stream positions).
     let first = tx.report.header_symbols;
     let n = mcs.symbols_for(tx.prompt.segments[0].encode_to_vec().len());
-    let pattern = pilot_pattern(&SemanticConfig::default().pilots()).unwrap();
+    let cfg = SemanticConfig::default();
+    let pattern = pilot_pattern(cfg.pilot_block, cfg.pilots_per_block).unwrap();
     let (l, p) = (pattern.block_len(), pattern.pilots_per_block());
     for d in first..first + n {
         let pos = (d / (l - p)) * l + p + d % (l - p);

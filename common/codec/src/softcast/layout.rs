@@ -1,10 +1,11 @@
-//! Chunk geometry, λ quantisation and the metadata block shared by sender and receiver.
+//! Chunk geometry and the metadata block shared by sender and receiver.
 //!
 //! Everything the receiver needs to invert the analog mapping is derived from
 //! [`Metadata`] by the same code on both sides ([`AnalogPlan::new`]), so the two ends agree
 //! bit-for-bit on chunk order, gains and symbol counts.
 
-use super::bits::{bits_for, to_bytes, BitReader, BitWriter};
+use crate::analog::{gain, LambdaQuant, LOG2_FIXED_SCALE, LOG2_LAMBDA_MAX, LOG2_LAMBDA_MIN};
+use semcom_phy::bits::{bits_for, pack, BitReader, BitWriter};
 
 /// Metadata format version (first field on the wire).
 pub(crate) const META_VERSION: u8 = 1;
@@ -14,12 +15,6 @@ pub(crate) const CRC_BITS: usize = 16;
 /// Fixed header: version 8, H 16, W 16, λ bits 4, two grids 4×8, three means 3×8,
 /// log2 λ min and max 2×16.
 pub(crate) const HEADER_BITS: usize = 8 + 16 + 16 + 4 + 32 + 24 + 32;
-/// log2 λ is clamped to this range before quantisation (λ = 0 maps to the floor). Covers
-/// every chunk energy an 8-bit image up to 65535² can produce.
-pub(crate) const LOG2_LAMBDA_MIN: f64 = -40.0;
-pub(crate) const LOG2_LAMBDA_MAX: f64 = 60.0;
-/// Fixed-point scale of the transmitted log2 λ range (Q8.8 in an i16).
-pub(crate) const LOG2_FIXED_SCALE: f64 = 256.0;
 
 /// One rectangular block of DCT coefficients of one colour channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,64 +68,6 @@ fn max_chunk_len(height: usize, width: usize, luma: (usize, usize), chroma: (usi
     m(luma).max(m(chroma))
 }
 
-/// Quantised log2 λ: `levels = 2^bits` uniform steps between `lo_q/256` and `hi_q/256`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct LambdaQuant {
-    pub bits: u8,
-    pub lo_q: i16,
-    pub hi_q: i16,
-}
-
-impl LambdaQuant {
-    /// Range covering `log2 λ` of the given chunk energies (clamped), rounded outward to
-    /// the Q8.8 grid so every value is inside the transmitted range.
-    pub(crate) fn covering(bits: u8, lambdas: impl Iterator<Item = f64>) -> Self {
-        let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-        for l in lambdas {
-            let v = clamp_log2(l);
-            lo = lo.min(v);
-            hi = hi.max(v);
-        }
-        if lo > hi {
-            (lo, hi) = (0.0, 0.0);
-        }
-        Self { bits, lo_q: (lo * LOG2_FIXED_SCALE).floor() as i16, hi_q: (hi * LOG2_FIXED_SCALE).ceil() as i16 }
-    }
-
-    fn levels_minus_one(&self) -> f64 {
-        ((1u32 << self.bits) - 1) as f64
-    }
-
-    fn lo_hi(&self) -> (f64, f64) {
-        (self.lo_q as f64 / LOG2_FIXED_SCALE, self.hi_q as f64 / LOG2_FIXED_SCALE)
-    }
-
-    /// Nearest level index for λ.
-    pub(crate) fn index(&self, lambda: f64) -> u16 {
-        let (lo, hi) = self.lo_hi();
-        if hi <= lo {
-            return 0;
-        }
-        let t = (clamp_log2(lambda) - lo) / (hi - lo) * self.levels_minus_one();
-        t.round().clamp(0.0, self.levels_minus_one()) as u16
-    }
-
-    /// λ̂ for a level index; what both ends use for power allocation and LLSE.
-    pub(crate) fn value(&self, index: u16) -> f64 {
-        let (lo, hi) = self.lo_hi();
-        let step = if hi > lo { (hi - lo) / self.levels_minus_one() } else { 0.0 };
-        (lo + index as f64 * step).exp2()
-    }
-}
-
-fn clamp_log2(lambda: f64) -> f64 {
-    if lambda > 0.0 {
-        lambda.log2().clamp(LOG2_LAMBDA_MIN, LOG2_LAMBDA_MAX)
-    } else {
-        LOG2_LAMBDA_MIN
-    }
-}
-
 /// A chunk sent only in part: its first `count` coefficients in row-major order within the
 /// chunk, filling analog channel uses that could not hold one more whole chunk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,7 +77,8 @@ pub(crate) struct Partial {
     pub count: usize,
 }
 
-/// Everything the receiver needs about one image; sent repetition-coded with a CRC-16.
+/// Everything the receiver needs about one image, with a CRC-16; sent on the digital
+/// link (CRC-24A, 5G NR LDPC, QAM at `meta_mcs`).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Metadata {
     pub height: u16,
@@ -237,7 +175,7 @@ impl Metadata {
             w.put(p.lambda_idx as u64, lb);
             w.put(p.count as u64, fw.count_bits);
         }
-        let crc = CRC16.checksum(&to_bytes(&w.clone().into_bits()));
+        let crc = CRC16.checksum(&pack(&w.clone().into_bits()));
         w.put(crc as u64, CRC_BITS as u32);
         debug_assert_eq!(w.len(), fw.meta_bits(self.quant.bits, self.lambda_idx.len(), self.partial.is_some()));
         w.into_bits()
@@ -255,7 +193,7 @@ impl Metadata {
         }
         let (body, crc_bits) = bits.split_at(bits.len() - CRC_BITS);
         let got = BitReader::new(crc_bits).get(CRC_BITS as u32).unwrap_or(0) as u16;
-        let want = CRC16.checksum(&to_bytes(body));
+        let want = CRC16.checksum(&pack(body));
         if got != want {
             return Err(MetaParseError::Crc(format!("CRC-16 mismatch (received {got:#06x}, computed {want:#06x})")));
         }
@@ -387,7 +325,7 @@ impl AnalogPlan {
         let denom: f64 = order.iter().map(|o| o.3 as f64 * o.1.sqrt()).sum();
         let c = if denom > 0.0 { (symbols as f64 / denom).sqrt() } else { 0.0 };
         for o in order.iter_mut() {
-            o.2 = c * o.1.powf(-0.25);
+            o.2 = gain(c, o.1);
         }
         Self { chunks, order, real_dims }
     }

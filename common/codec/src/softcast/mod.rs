@@ -20,8 +20,9 @@
 //! 6. Gains g_i = c·λ̂_i^(−1/4), c chosen so the expected power of the analog symbols is
 //!    exactly 1 per complex symbol; each complex symbol carries two scaled coefficients
 //!    (I then Q). Pilots (unit-modulus QPSK) and the QAM metadata also have power 1.
-//! 7. Stream: metadata symbols then analog symbols, with the pilots inserted by
-//!    [`PilotPattern`]; [`Transmission::segments`] are its runs of one kind in order.
+//! 7. Stream ([`crate::stream`]): metadata symbols then analog symbols, with the pilots
+//!    inserted by the pilot pattern; [`Transmission::bursts`] are its runs of one kind in
+//!    order.
 //!
 //! # Receiver ([`decode`])
 //! LMMSE channel estimate per pilot block and a pooled N̂0 (blocks whose pilots were lost
@@ -33,7 +34,7 @@
 //! add the means, YCbCr → RGB.
 //!
 //! Not implemented from the paper: the Hadamard whitening across packets. The channel
-//! now has frame erasures, and without whitening a lost frame erases whole chunks
+//! has frame erasures, and without whitening a lost frame erases whole chunks
 //! (losing the frame with the top-energy chunks costs up to 15 dB); whitening or an
 //! interleaver across the transmission is the fix still to make.
 //!
@@ -45,18 +46,22 @@
 //! index ⌈log2 #chunks⌉ · its λ̂ index · coefficient count ⌈log2 max chunk size⌉] ·
 //! CRC-16/IBM-3740 over the preceding bits packed MSB-first into zero-padded bytes.
 
-pub(crate) mod bits;
 pub(crate) mod layout;
 
-use crate::color::{rgb_to_ycbcr, ycbcr_to_rgb, Planes};
-use crate::dct::{Dct2d, DctError};
-use crate::key::AnalogRx;
 use image::RgbImage;
-use layout::{effective_grid, AnalogPlan, FieldWidths, LambdaQuant, MetaParseError, Metadata, Partial};
+use layout::{effective_grid, AnalogPlan, FieldWidths, MetaParseError, Metadata, Partial};
+use semcom_phy::bits::{pack, unpack};
 use semcom_phy::digital::{self, Mcs};
 use semcom_phy::mapping::DemapMethod;
-use semcom_phy::pilots::{Csi, Equalized, Estimator, PilotPattern};
-use semcom_phy::{PhyError, C32};
+
+use crate::analog::{llse, to_symbols, AnalogRx, LambdaQuant};
+use crate::color::{rgb_to_ycbcr, ycbcr_to_rgb, Planes};
+use crate::dct::Dct2d;
+use crate::error::CodecError;
+use crate::stream::{
+    bursts, check_pilots, data_capacity, equalise, mean_gain, pilot_pattern, Burst, ChannelUseSplit, Received,
+};
+use crate::C32;
 
 /// Codec id on the wire (the transmission header's `codec`): this module's symbol
 /// layout and metadata format, version 1.
@@ -124,12 +129,7 @@ impl SoftCastConfig {
         if !(1..=15).contains(&self.lambda_bits) {
             return bad(format!("lambda_bits = {} must be in 1..=15", self.lambda_bits));
         }
-        if self.pilots_per_block < 2 || self.pilot_block <= self.pilots_per_block {
-            return bad(format!(
-                "pilots_per_block = {} must be at least 2 (to estimate N0) and below pilot_block = {}",
-                self.pilots_per_block, self.pilot_block
-            ));
-        }
+        check_pilots(self.pilot_block, self.pilots_per_block)?;
         Mcs::from_index(self.meta_mcs).map_err(|e| CodecError::InvalidConfig(format!("meta_mcs: {e}")))?;
         if self.max_pixels == 0 {
             return bad("max_pixels must be positive".into());
@@ -138,84 +138,11 @@ impl SoftCastConfig {
     }
 }
 
-/// Errors of the codecs (SoftCast and the semantic codec share them).
-#[derive(Debug, thiserror::Error)]
-pub enum CodecError {
-    #[error("invalid codec configuration: {0}")]
-    InvalidConfig(String),
-    #[error("invalid bandwidth ratio rho = {0}: must be finite and positive")]
-    InvalidRho(f64),
-    #[error("image size {width}x{height} not supported: each side must be in 1..=65535")]
-    UnsupportedImageSize { width: u32, height: u32 },
-    #[error(
-        "channel-use budget {budget} too small: pilots and metadata alone need {needed} \
-         (rho = {rho}, {width}x{height})"
-    )]
-    BudgetTooSmall { budget: usize, needed: usize, rho: f64, width: u32, height: u32 },
-    #[error("physical layer: {0}")]
-    Phy(#[from] PhyError),
-    #[error("metadata corrupt, cannot reconstruct: {0}")]
-    MetadataCorrupt(String),
-    #[error("metadata passed its CRC but is invalid: {0}")]
-    MetadataInvalid(String),
-    #[error("internal DCT error: {0}")]
-    Dct(#[from] DctError),
-    /// The generator could not fill the non-key regions (semantic codec).
-    #[error("regeneration failed: {0}")]
-    Generate(String),
-}
-
-/// What a group of symbols carries; the wire layer maps it to a frame type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize, serde::Serialize)]
-pub enum SegmentKind {
-    /// Known pilot symbols (`semcom_phy::pilots::pilot_sequence`).
-    Pilot,
-    /// Metadata on the digital link (LDPC + QAM at `meta_mcs`).
-    Meta,
-    /// Analog SoftCast symbols.
-    Analog,
-}
-
-/// A run of symbols of one kind, in transmission order.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Segment {
-    pub kind: SegmentKind,
-    pub symbols: Vec<C32>,
-}
-
-/// Channel uses by purpose. `total = pilots + meta + analog` is exactly what is sent;
-/// `budget = round(ρ·H·W·3)` is what was allowed (`total ≤ budget`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ChannelUseSplit {
-    pub pilots: usize,
-    pub meta: usize,
-    pub analog: usize,
-    pub total: usize,
-    pub budget: usize,
-}
-
-impl ChannelUseSplit {
-    /// Bandwidth ratio actually used, `total / (H·W·3)` (DESIGN §2); 0 for an empty image.
-    pub fn rho(&self, height: u32, width: u32) -> f64 {
-        let px = height as f64 * width as f64;
-        if px > 0.0 {
-            self.total as f64 / (3.0 * px)
-        } else {
-            0.0
-        }
-    }
-
-    /// Channel uses per pixel, `total / (H·W)`; 0 for an empty image.
-    pub fn symbols_per_pixel(&self, height: u32, width: u32) -> f64 {
-        3.0 * self.rho(height, width)
-    }
-}
-
-/// Sender output: runs of one kind in transmission order (pilots at their pattern
+/// Sender output: bursts of one kind in transmission order (pilots at their pattern
 /// positions, metadata, analog).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Transmission {
-    pub segments: Vec<Segment>,
+    pub bursts: Vec<Burst>,
     pub split: ChannelUseSplit,
     /// Whole chunks sent (the partial chunk, if any, is not counted).
     pub chunks_sent: usize,
@@ -227,31 +154,7 @@ pub struct Transmission {
 impl Transmission {
     /// All symbols concatenated in transmission order.
     pub fn symbols(&self) -> Vec<C32> {
-        self.segments.iter().flat_map(|s| s.symbols.iter().copied()).collect()
-    }
-}
-
-/// Receiver input: every channel use of the transmission in order (pilots
-/// included; lost symbols NaN), and what the frame headers said: how many data
-/// symbols are metadata and at which MCS.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Received {
-    pub stream: Vec<C32>,
-    pub meta_symbols: usize,
-    pub meta_mcs: u8,
-}
-
-impl Received {
-    /// The segments of a transmission as they were sent (no channel).
-    pub fn from_segments<'a>(segments: impl IntoIterator<Item = &'a Segment>, meta_mcs: u8) -> Self {
-        let mut r = Self { meta_mcs, ..Self::default() };
-        for s in segments {
-            r.stream.extend_from_slice(&s.symbols);
-            if s.kind == SegmentKind::Meta {
-                r.meta_symbols += s.symbols.len();
-            }
-        }
-        r
+        crate::stream::concat(&self.bursts)
     }
 }
 
@@ -304,7 +207,7 @@ pub fn encode(img: &RgbImage, rho: f64, cfg: &SoftCastConfig) -> Result<Transmis
     let fw = FieldWidths::new(h, w, luma, chroma);
     let lb = cfg.lambda_bits;
     let mcs = Mcs::from_index(cfg.meta_mcs).map_err(|e| CodecError::InvalidConfig(e.to_string()))?;
-    let pattern = pilot_pattern(cfg)?;
+    let pattern = pilot_pattern(cfg.pilot_block, cfg.pilots_per_block)?;
     // Data channel uses (metadata + analog) that fit the budget once pilots are in.
     let capacity = data_capacity(&pattern, budget);
     let overhead = |sel: usize, partial: bool| mcs.symbols_for(meta_payload_bytes(fw.meta_bits(lb, sel, partial)));
@@ -380,10 +283,7 @@ pub fn encode(img: &RgbImage, rho: f64, cfg: &SoftCastConfig) -> Result<Transmis
         let plane = &coeffs[c.channel];
         reals.extend(c.indices(w).take(count).map(|i| (plane[i] as f64 * g) as f32));
     }
-    if reals.len() % 2 == 1 {
-        reals.push(0.0);
-    }
-    let analog: Vec<C32> = reals.chunks_exact(2).map(|p| C32::new(p[0], p[1])).collect();
+    let analog = to_symbols(reals);
     let meta_syms = digital::encode(&pack_meta(&meta.to_bits()), &mcs)?;
     let data_len = meta_syms.len() + analog.len();
     let split = ChannelUseSplit {
@@ -397,7 +297,7 @@ pub fn encode(img: &RgbImage, rho: f64, cfg: &SoftCastConfig) -> Result<Transmis
     let mut data = meta_syms;
     data.extend_from_slice(&analog);
     Ok(Transmission {
-        segments: segments(&pattern, &pattern.insert(&data), split.meta),
+        bursts: bursts(&pattern, &pattern.insert(&data), split.meta),
         split,
         chunks_sent: nsel,
         chunks_total: chunk_list.len(),
@@ -415,7 +315,7 @@ pub fn encode(img: &RgbImage, rho: f64, cfg: &SoftCastConfig) -> Result<Transmis
 /// `erased_analog`), extra symbols are ignored.
 pub fn decode(rx: &Received, cfg: &SoftCastConfig) -> Result<Reconstruction, CodecError> {
     cfg.validate()?;
-    let pattern = pilot_pattern(cfg)?;
+    let pattern = pilot_pattern(cfg.pilot_block, cfg.pilots_per_block)?;
     let mcs =
         Mcs::from_index(rx.meta_mcs).map_err(|e| CodecError::MetadataCorrupt(format!("frame header MCS: {e}")))?;
     let eq = equalise(&rx.stream, &pattern)?;
@@ -470,9 +370,8 @@ pub fn decode(rx: &Received, cfg: &SoftCastConfig) -> Result<Reconstruction, Cod
             }
             last_symbol_checked = s;
             if let Some((y, sigma2)) = sample {
-                let wiener = g * lam / (g * g * lam + sigma2);
                 let yr = if t & 1 == 0 { y.re } else { y.im } as f64;
-                plane[idx] = (wiener * yr) as f32;
+                plane[idx] = llse(g, lam, sigma2, yr) as f32;
             }
             t += 1;
         }
@@ -507,44 +406,11 @@ pub fn decode(rx: &Received, cfg: &SoftCastConfig) -> Result<Reconstruction, Cod
     })
 }
 
-/// Channel estimates and noise for every data symbol of a received stream (LMMSE per
-/// pilot block, pooled N̂0). A stream cut inside a pilot block is padded with erasures
-/// to a valid length; only then is it copied.
-pub(crate) fn equalise(stream: &[C32], pattern: &PilotPattern) -> Result<Equalized, CodecError> {
-    let padded: Vec<C32>;
-    let rem = stream.len() % pattern.block_len();
-    let stream: &[C32] = if rem != 0 && rem <= pattern.pilots_per_block() {
-        let mut s = stream.to_vec();
-        s.resize(s.len() - rem + pattern.pilots_per_block() + 1, C32::new(f32::NAN, f32::NAN));
-        padded = s;
-        &padded
-    } else {
-        stream
-    };
-    Ok(pattern.extract(stream, None, Estimator::Lmmse, Csi::Estimated)?)
-}
-
-/// Mean |ĥ|² over the data symbols that were received.
-pub(crate) fn mean_gain(eq: &Equalized) -> f64 {
-    let live: Vec<f64> = eq.h.iter().map(|h| f64::from(h.norm_sqr())).filter(|g| *g > 0.0).collect();
-    live.iter().sum::<f64>() / live.len().max(1) as f64
-}
-
-pub(crate) fn pilot_pattern(cfg: &SoftCastConfig) -> Result<PilotPattern, CodecError> {
-    Ok(PilotPattern::new(cfg.pilot_block, cfg.pilots_per_block)?)
-}
-
-/// Data channel uses that fit in `budget` channel uses once the pilots are in.
-pub(crate) fn data_capacity(pattern: &PilotPattern, budget: usize) -> usize {
-    let (l, p) = (pattern.block_len(), pattern.pilots_per_block());
-    (budget / l) * (l - p) + (budget % l).saturating_sub(p)
-}
-
 /// Metadata bits as link payload: a 16-bit bit count, then the bits packed MSB first.
 fn pack_meta(bits: &[bool]) -> Vec<u8> {
     let n = bits.len().min(u16::MAX as usize);
     let mut out = (n as u16).to_be_bytes().to_vec();
-    out.extend(bits[..n].chunks(8).map(|c| c.iter().enumerate().fold(0u8, |b, (i, &x)| b | (u8::from(x) << (7 - i)))));
+    out.extend(pack(&bits[..n]));
     out
 }
 
@@ -554,36 +420,13 @@ fn unpack_meta(bytes: &[u8]) -> Option<Vec<bool>> {
     if body.len() != n.div_ceil(8) {
         return None;
     }
-    Some((0..n).map(|i| body[i / 8] >> (7 - i % 8) & 1 == 1).collect())
+    let mut bits = unpack(body);
+    bits.truncate(n);
+    Some(bits)
 }
 
 fn meta_payload_bytes(bits: usize) -> usize {
     2 + bits.div_ceil(8)
-}
-
-/// Cuts the pilot-framed stream into runs of one kind, in order: pilots at their
-/// pattern positions, then data symbols (the first `meta` of them metadata).
-pub(crate) fn segments(pattern: &PilotPattern, stream: &[C32], meta: usize) -> Vec<Segment> {
-    let (l, p) = (pattern.block_len(), pattern.pilots_per_block());
-    let mut out: Vec<Segment> = Vec::new();
-    let mut data_index = 0usize;
-    for (pos, &s) in stream.iter().enumerate() {
-        let kind = if pos % l < p {
-            SegmentKind::Pilot
-        } else {
-            data_index += 1;
-            if data_index <= meta {
-                SegmentKind::Meta
-            } else {
-                SegmentKind::Analog
-            }
-        };
-        match out.last_mut() {
-            Some(seg) if seg.kind == kind => seg.symbols.push(s),
-            _ => out.push(Segment { kind, symbols: vec![s] }),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

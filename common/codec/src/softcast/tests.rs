@@ -1,4 +1,7 @@
+use semcom_phy::pilots::{Csi, Estimator};
+
 use super::*;
+use crate::stream::BurstKind;
 
 fn gradient_image(w: u32, h: u32) -> RgbImage {
     RgbImage::from_fn(w, h, |x, y| {
@@ -20,12 +23,12 @@ fn small_cfg() -> SoftCastConfig {
 }
 
 fn noiseless(tx: &Transmission, cfg: &SoftCastConfig) -> Received {
-    Received::from_segments(&tx.segments, cfg.meta_mcs)
+    Received::from_bursts(&tx.bursts, cfg.meta_mcs)
 }
 
 /// Data symbols (pilots removed) of a transmission, in order.
 fn data_symbols(tx: &Transmission) -> Vec<C32> {
-    tx.segments.iter().filter(|s| s.kind != SegmentKind::Pilot).flat_map(|s| s.symbols.iter().copied()).collect()
+    tx.bursts.iter().filter(|s| s.kind != BurstKind::Pilot).flat_map(|s| s.symbols.iter().copied()).collect()
 }
 
 /// The metadata bits the sender put on the digital link, recovered by decoding the
@@ -87,18 +90,6 @@ fn metadata_packing_round_trips_and_rejects_bad_prefixes() {
 }
 
 #[test]
-fn data_capacity_is_the_largest_data_length_that_fits() {
-    for (l, p) in [(1024, 16), (256, 8), (5, 2)] {
-        let pattern = PilotPattern::new(l, p).unwrap();
-        for budget in 0..3 * l + 7 {
-            let cap = data_capacity(&pattern, budget);
-            assert!(pattern.total_len(cap) <= budget, "L {l} P {p} budget {budget}: cap {cap}");
-            assert!(pattern.total_len(cap + 1) > budget, "L {l} P {p} budget {budget}: cap {cap} not maximal");
-        }
-    }
-}
-
-#[test]
 fn split_accounts_for_every_symbol_and_respects_budget() {
     // The default grids need ~7200 metadata symbols (QPSK 1/5), so they get larger
     // images or ratios than the small test grids.
@@ -106,18 +97,17 @@ fn split_accounts_for_every_symbol_and_respects_budget() {
     let large: &[(u32, u32, f64)] =
         &[(300, 200, 1.0 / 8.0), (512, 512, 1.0 / 32.0), (61, 45, 4.0), (451, 300, 1.0 / 16.0)];
     for (cfg, cases) in [(small_cfg(), small), (SoftCastConfig::default(), large)] {
-        let pattern = pilot_pattern(&cfg).unwrap();
+        let pattern = pilot_pattern(cfg.pilot_block, cfg.pilots_per_block).unwrap();
         let mcs = Mcs::from_index(cfg.meta_mcs).unwrap();
         for &(w, h, rho) in cases {
             let img = gradient_image(w, h);
             let tx = encode(&img, rho, &cfg).unwrap();
             let s = tx.split;
             let tag = format!("{w}x{h} rho {rho} L {}: {s:?}", cfg.pilot_block);
-            let count =
-                |k: SegmentKind| tx.segments.iter().filter(|g| g.kind == k).map(|g| g.symbols.len()).sum::<usize>();
-            assert_eq!(s.pilots, count(SegmentKind::Pilot), "{tag}");
-            assert_eq!(s.meta, count(SegmentKind::Meta), "{tag}");
-            assert_eq!(s.analog, count(SegmentKind::Analog), "{tag}");
+            let count = |k: BurstKind| tx.bursts.iter().filter(|g| g.kind == k).map(|g| g.symbols.len()).sum::<usize>();
+            assert_eq!(s.pilots, count(BurstKind::Pilot), "{tag}");
+            assert_eq!(s.meta, count(BurstKind::Meta), "{tag}");
+            assert_eq!(s.analog, count(BurstKind::Analog), "{tag}");
             assert_eq!(s.total, s.pilots + s.meta + s.analog, "{tag}");
             assert_eq!(s.pilots, pattern.overhead(s.meta + s.analog), "{tag}");
             assert_eq!(s.total, pattern.total_len(s.meta + s.analog), "{tag}");
@@ -126,10 +116,10 @@ fn split_accounts_for_every_symbol_and_respects_budget() {
 
             // Stream order: runs alternate kinds, metadata never follows analog, and the
             // pattern's pilots sit at the start of every block.
-            assert!(tx.segments.windows(2).all(|p| p[0].kind != p[1].kind), "{tag}: adjacent runs of one kind");
-            let first_analog = tx.segments.iter().position(|g| g.kind == SegmentKind::Analog);
+            assert!(tx.bursts.windows(2).all(|p| p[0].kind != p[1].kind), "{tag}: adjacent runs of one kind");
+            let first_analog = tx.bursts.iter().position(|g| g.kind == BurstKind::Analog);
             if let Some(a) = first_analog {
-                assert!(tx.segments[a..].iter().all(|g| g.kind != SegmentKind::Meta), "{tag}: meta after analog");
+                assert!(tx.bursts[a..].iter().all(|g| g.kind != BurstKind::Meta), "{tag}: meta after analog");
             }
             let stream = tx.symbols();
             let (l, p) = (pattern.block_len(), pattern.pilots_per_block());
@@ -203,8 +193,8 @@ fn stream_cut_inside_a_pilot_block_still_decodes() {
     assert!(blocks >= 3, "need a few blocks, have {}", rx.stream.len());
     // Keep the blocks before the last full one plus 3 of its pilots.
     let keep = (blocks - 1) * l + 3;
-    let lost_data =
-        pilot_pattern(&cfg).unwrap().data_len(rx.stream.len()).unwrap() - (blocks - 1) * (l - cfg.pilots_per_block);
+    let lost_data = pilot_pattern(cfg.pilot_block, cfg.pilots_per_block).unwrap().data_len(rx.stream.len()).unwrap()
+        - (blocks - 1) * (l - cfg.pilots_per_block);
     rx.stream.truncate(keep);
     let rec = decode(&rx, &cfg).unwrap();
     assert_eq!(rec.erased_analog, lost_data);

@@ -8,9 +8,10 @@ use std::sync::Mutex;
 
 use image::imageops::FilterType;
 use image::RgbImage;
+use semcom_codec::analog::AnalogRx;
 use semcom_codec::color::{rgb_to_ycbcr, Planes};
 use semcom_codec::image_io::{decode_image, ImageLimits};
-use semcom_codec::key::{AnalogRx, HybridConfig, HybridDct, KeyEncoder};
+use semcom_codec::key::{HybridConfig, HybridDct, KeyEncoder};
 use semcom_codec::prompt::{describe, non_key_of, PromptDetail, StructuredPrompt};
 use semcom_codec::segment::{importance_map, key_mask, key_share_for, BlockMask, ImportanceConfig};
 use semcom_codec::C32;

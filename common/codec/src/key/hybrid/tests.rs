@@ -1,7 +1,11 @@
-use super::*;
-use crate::color::rgb_to_ycbcr;
-use crate::segment::{importance_map, key_mask, ImportanceConfig};
 use image::RgbImage;
+
+use super::*;
+use crate::analog::AnalogRx;
+use crate::color::rgb_to_ycbcr;
+use crate::key::{KeyDecoded, KeyEncoder, KeyError};
+use crate::segment::{importance_map, key_mask, BlockMask, ImportanceConfig};
+use crate::C32;
 
 /// Deterministic test picture with smooth areas, edges and fine texture (no samples).
 fn picture(w: u32, h: u32) -> RgbImage {
