@@ -33,8 +33,8 @@ fn receive(name: &str, image: RgbImage) -> Result<Sample> {
     let req = SemanticRequest { rho: 1.0 / 32.0, snr_db: Some(10.0), ..SemanticRequest::default() };
     let tx = semantic::encode(&image, &req, &cfg)?;
     let spec = ChannelSpec { kind: ChannelKind::Awgn, snr_db: 10.0, coherence: 1, erasure: 0.0, seed: 1 };
-    let out = transmit(&tx.bursts, &spec)?;
-    let mut rx = Received::from_bursts(&tx.bursts, tx.report.mcs);
+    let out = transmit(&tx.sections, &spec)?;
+    let mut rx = Received::from_sections(&tx.sections, tx.report.mcs);
     rx.stream = out.stream;
     let cap = CaptureInput::default();
     semantic::decode(&rx, &cfg, &cap)?;

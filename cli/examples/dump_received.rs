@@ -64,8 +64,8 @@ fn main() -> Result<()> {
             r.detail, r.prompt_bytes, r.prompt_symbols, r.header_symbols, r.mcs, r.key_share, tx.split.total
         );
         let spec = ChannelSpec { kind: ChannelKind::Awgn, snr_db: snr, coherence: 1, erasure: 0.0, seed: 1 };
-        let o = transmit(&tx.bursts, &spec)?;
-        let mut rx = Received::from_bursts(&tx.bursts, tx.report.mcs);
+        let o = transmit(&tx.sections, &spec)?;
+        let mut rx = Received::from_sections(&tx.sections, tx.report.mcs);
         rx.stream = o.stream;
         let cap = CaptureInput::default();
         let classical = semantic::decode(&rx, &cfg, &cap)?.image;
@@ -78,8 +78,8 @@ fn main() -> Result<()> {
         let d = diff.generate(&rc.as_input(1))?;
         let sc = SoftCastConfig::default();
         let stx = softcast::encode(&image, 1.0 / 32.0, &sc)?;
-        let so = transmit(&stx.bursts, &spec)?;
-        let mut srx = Received::from_bursts(&stx.bursts, sc.meta_mcs);
+        let so = transmit(&stx.sections, &spec)?;
+        let mut srx = Received::from_sections(&stx.sections, sc.meta_mcs);
         srx.stream = so.stream;
         let soft = softcast::decode(&srx, &sc)?.image;
         image.save(out.join(format!("{stem}.orig.png")))?;

@@ -117,7 +117,7 @@ impl Sender for SenderApi {
             let img = decode_image(&req.image, &limits).map_err(|e| Status::invalid_argument(format!("image: {e}")))?;
             let e =
                 codecs.encode(kind, &img, &request).map_err(|e| Status::invalid_argument(format!("encoding: {e}")))?;
-            let mut frames = frames_of(&e.bursts, e.meta_mcs, frame_symbols);
+            let mut frames = frames_of(&e.sections, e.meta_mcs, frame_symbols);
             if let Some(mut channel) = channel {
                 for f in &mut frames {
                     f.erased = channel.apply_frame(&mut f.symbols).erased;

@@ -1,5 +1,5 @@
 //! The two codecs behind one interface: whatever the codec, the link sends a run of
-//! bursts (pilots, digital, analog), tells the receiver the digital part's MCS in
+//! sections (pilots, digital, analog), tells the receiver the digital part's MCS in
 //! the Meta frame headers and names the codec in the transmission header. Everything
 //! codec-specific ends here.
 
@@ -8,7 +8,7 @@ use semcom_codec::error::CodecError;
 use semcom_codec::segment::Roi;
 use semcom_codec::semantic::{self, SemanticConfig, SemanticReport, SemanticRequest};
 use semcom_codec::softcast::{self, SoftCastConfig};
-use semcom_codec::stream::{Burst, ChannelUseSplit};
+use semcom_codec::stream::{ChannelUseSplit, Section};
 use serde::Deserialize;
 
 /// Which codec encodes an image. Configured per sender (`codec = "semantic"`), and
@@ -36,7 +36,7 @@ pub(crate) struct EncodeRequest {
 /// One encoded image, ready for the link.
 #[derive(Debug, Clone)]
 pub(crate) struct Encoded {
-    pub bursts: Vec<Burst>,
+    pub sections: Vec<Section>,
     /// MCS index of the digital part, carried as the Meta frames' modulation id.
     pub meta_mcs: u8,
     pub split: ChannelUseSplit,
@@ -61,7 +61,7 @@ impl Codecs {
                 // pixel alike, which is what makes it the baseline.
                 let t = softcast::encode(img, req.rho, &self.softcast)?;
                 Ok(Encoded {
-                    bursts: t.bursts,
+                    sections: t.sections,
                     meta_mcs: self.softcast.meta_mcs,
                     split: t.split,
                     codec_id: softcast::CODEC_ID,
@@ -77,7 +77,7 @@ impl Codecs {
                 };
                 let t = semantic::encode(img, &sreq, &self.semantic)?;
                 Ok(Encoded {
-                    bursts: t.bursts,
+                    sections: t.sections,
                     meta_mcs: t.report.mcs,
                     split: t.split,
                     codec_id: semantic::CODEC_ID,

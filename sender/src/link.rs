@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 
 use anyhow::{anyhow, Context, Result};
-use semcom_codec::stream::{Burst, BurstKind};
+use semcom_codec::stream::{Section, SectionKind};
 use semcom_net::{quinn, read_message, write_frame, write_message, FrameKind, SymbolFrame, MAX_FRAME_SYMBOLS};
 use semcom_proto::v1::wire::{Ack, TransmissionHeader};
 use semcom_proto::v1::JobState;
@@ -128,18 +128,19 @@ impl Link {
     }
 }
 
-/// A transmission's bursts as wire frames, numbered in order; Meta frames carry
+/// A transmission's sections as wire frames, numbered in order; Meta frames carry
 /// the digital part's MCS index.
-pub(crate) fn frames_of(bursts: &[Burst], meta_mcs: u8, frame_symbols: usize) -> Vec<SymbolFrame> {
+pub(crate) fn frames_of(sections: &[Section], meta_mcs: u8, frame_symbols: usize) -> Vec<SymbolFrame> {
     let mut frames = Vec::new();
     let mut seq = 0u32;
-    for seg in bursts {
-        let (kind, modulation) = match seg.kind {
-            BurstKind::Pilot => (FrameKind::Pilot, modulation::PILOT),
-            BurstKind::Meta => (FrameKind::Meta, meta_mcs),
-            BurstKind::Analog => (FrameKind::Analog, modulation::ANALOG),
+    for section in sections {
+        let (kind, modulation) = match section.kind {
+            SectionKind::Pilot => (FrameKind::Pilot, modulation::PILOT),
+            SectionKind::Meta => (FrameKind::Meta, meta_mcs),
+            SectionKind::Analog => (FrameKind::Analog, modulation::ANALOG),
         };
-        let part = SymbolFrame::split(kind, modulation, seq, &seg.symbols, frame_symbols.clamp(1, MAX_FRAME_SYMBOLS));
+        let part =
+            SymbolFrame::split(kind, modulation, seq, &section.symbols, frame_symbols.clamp(1, MAX_FRAME_SYMBOLS));
         seq = seq.wrapping_add(part.len() as u32);
         frames.extend(part);
     }

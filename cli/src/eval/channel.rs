@@ -1,10 +1,10 @@
 //! The channel every method's stream crosses: `semcom_phy::link_channel`, the very
 //! code channel-sim and the sender's in-process simulation run, applied frame by frame
-//! as the sender frames a transmission (each burst cut into frames of
+//! as the sender frames a transmission (each section cut into frames of
 //! [`FRAME_SYMBOLS`]); an erased frame arrives as NaN symbols, as the receiver sees it.
 
 use anyhow::{bail, Result};
-use semcom_codec::stream::Burst;
+use semcom_codec::stream::Section;
 use semcom_codec::C32;
 use semcom_dsp::rng::mix;
 use semcom_phy::link_channel::{FadingKind, LinkChannel, LinkChannelConfig};
@@ -75,14 +75,14 @@ pub struct ChannelOutput {
     pub erased_frames: usize,
 }
 
-/// Sends a transmission's bursts through the channel. Every call with the same spec
+/// Sends a transmission's sections through the channel. Every call with the same spec
 /// draws the same fading, noise and erasures sequence (seeded from `spec.seed`).
-pub fn transmit(bursts: &[Burst], spec: &ChannelSpec) -> Result<ChannelOutput> {
+pub fn transmit(sections: &[Section], spec: &ChannelSpec) -> Result<ChannelOutput> {
     let mut ch = LinkChannel::new(&spec.config(), 0)?;
-    let mut stream = Vec::with_capacity(bursts.iter().map(|s| s.symbols.len()).sum());
+    let mut stream = Vec::with_capacity(sections.iter().map(|s| s.symbols.len()).sum());
     let mut erased_frames = 0;
-    for seg in bursts {
-        for frame in seg.symbols.chunks(FRAME_SYMBOLS) {
+    for section in sections {
+        for frame in section.symbols.chunks(FRAME_SYMBOLS) {
             let start = stream.len();
             stream.extend_from_slice(frame);
             let f = &mut stream[start..];
@@ -124,12 +124,12 @@ pub fn cell_seed(base: u64, image: &str, channel: ChannelKind, rho: f64, snr_db:
 #[cfg(test)]
 mod tests {
     use super::*;
-    use semcom_codec::stream::BurstKind;
+    use semcom_codec::stream::SectionKind;
 
-    fn segs() -> Vec<Burst> {
+    fn segs() -> Vec<Section> {
         vec![
-            Burst { kind: BurstKind::Pilot, symbols: vec![C32::new(1.0, 0.0); 16] },
-            Burst { kind: BurstKind::Analog, symbols: vec![C32::new(0.5, -0.5); 3000] },
+            Section { kind: SectionKind::Pilot, symbols: vec![C32::new(1.0, 0.0); 16] },
+            Section { kind: SectionKind::Analog, symbols: vec![C32::new(0.5, -0.5); 3000] },
         ]
     }
 

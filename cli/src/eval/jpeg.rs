@@ -41,7 +41,7 @@ impl Method for JpegLdpc {
     fn run(&self, cell: &Cell) -> Result<Outcome> {
         let (tx, encode_ms) = timed(|| jpeg_ldpc_encode(cell.image, cell.rho, &self.config));
         let tx = tx?;
-        let (rx, erased_frames) = receive(&tx.bursts, self.config.mcs, &cell.channel)?;
+        let (rx, erased_frames) = receive(&tx.sections, self.config.mcs, &cell.channel)?;
         let (w, h) = cell.image.dimensions();
         let (rec, decode_ms) = timed(|| jpeg_ldpc_decode(&rx, &self.config, (w, h)));
         let rec = rec?;

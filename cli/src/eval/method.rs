@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 use image::RgbImage;
-use semcom_codec::stream::{Burst, ChannelUseSplit, Received};
+use semcom_codec::stream::{ChannelUseSplit, Received, Section};
 
 use super::channel::{transmit, ChannelSpec};
 
@@ -73,19 +73,19 @@ pub fn budget(img: &RgbImage, rho: f64) -> usize {
     (rho * 3.0 * f64::from(img.width()) * f64::from(img.height())).round() as usize
 }
 
-/// What the receiver gets from a transmission's bursts sent through the cell's
+/// What the receiver gets from a transmission's sections sent through the cell's
 /// channel (digital symbols announced at `meta_mcs`, as the frame headers would), and
 /// how many frames the channel erased.
-pub fn receive(bursts: &[Burst], meta_mcs: u8, channel: &ChannelSpec) -> Result<(Received, usize)> {
-    let out = transmit(bursts, channel)?;
-    let mut rx = Received::from_bursts(bursts, meta_mcs);
+pub fn receive(sections: &[Section], meta_mcs: u8, channel: &ChannelSpec) -> Result<(Received, usize)> {
+    let out = transmit(sections, channel)?;
+    let mut rx = Received::from_sections(sections, meta_mcs);
     rx.stream = out.stream;
     Ok((rx, out.erased_frames))
 }
 
 /// A codec's transmission as the analog methods (semcom, SoftCast) report it.
 pub struct Sent<'a> {
-    pub bursts: &'a [Burst],
+    pub sections: &'a [Section],
     pub split: ChannelUseSplit,
     /// MCS of the digital part (the frame headers announce it).
     pub mcs: u8,
@@ -98,7 +98,7 @@ pub struct Sent<'a> {
 /// the right size, else mid-grey, flagged undecodable (a lost header or metadata leaves
 /// it nothing to show).
 pub fn deliver(cell: &Cell, sent: Sent, decode: impl FnOnce(&Received) -> Option<RgbImage>) -> Result<Outcome> {
-    let (rx, erased_frames) = receive(sent.bursts, sent.mcs, &cell.channel)?;
+    let (rx, erased_frames) = receive(sent.sections, sent.mcs, &cell.channel)?;
     let (rec, decode_ms) = timed(|| decode(&rx));
     let (w, h) = cell.image.dimensions();
     let (image, undecodable) = match rec {

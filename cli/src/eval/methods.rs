@@ -71,7 +71,7 @@ impl Method for Semcom {
         let (tx, encode_ms) = timed(|| semantic::encode(cell.image, &request(cell.rho, cell.snr_db), &self.config));
         let tx = tx?;
         let sent = Sent {
-            bursts: &tx.bursts,
+            sections: &tx.sections,
             split: tx.split,
             mcs: tx.report.mcs,
             payload_bytes: Some(tx.report.header_bytes + tx.report.prompt_bytes),
@@ -96,7 +96,7 @@ impl Method for SoftCast {
         let (tx, encode_ms) = timed(|| softcast::encode(cell.image, cell.rho, &self.config));
         let tx = tx?;
         let sent =
-            Sent { bursts: &tx.bursts, split: tx.split, mcs: self.config.meta_mcs, payload_bytes: None, encode_ms };
+            Sent { sections: &tx.sections, split: tx.split, mcs: self.config.meta_mcs, payload_bytes: None, encode_ms };
         deliver(cell, sent, |rx| softcast::decode(rx, &self.config).ok().map(|r| r.image))
     }
 }

@@ -66,7 +66,7 @@ fn main() {
                 let mut rx = semantic::noiseless(&tx);
                 awgn.apply(&mut rx.stream, &mut rng);
                 let out = semantic::decode(&rx, &sem_cfg, &gen).expect("semantic decode");
-                let mut sc_rx = Received::from_bursts(&sc_tx.bursts, sc_cfg.meta_mcs);
+                let mut sc_rx = Received::from_sections(&sc_tx.sections, sc_cfg.meta_mcs);
                 awgn.apply(&mut sc_rx.stream, &mut rng);
                 let sc = softcast::decode(&sc_rx, &sc_cfg).expect("softcast decode");
                 let v = [

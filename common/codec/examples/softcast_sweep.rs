@@ -59,7 +59,7 @@ fn main() {
                 let (mut sum, mut ok, mut fail) = (0.0, 0, 0);
                 for seed in 0..seeds {
                     let mut rng = ChaCha8Rng::seed_from_u64(1000 + seed);
-                    let mut rx = Received::from_bursts(&tx.bursts, cfg.meta_mcs);
+                    let mut rx = Received::from_sections(&tx.sections, cfg.meta_mcs);
                     ch.apply(&mut rx.stream, &mut rng);
                     match decode(&rx, &cfg) {
                         Ok(r) => {

@@ -15,7 +15,7 @@
 //! * [`semantic`]: the semantic codec (key blocks analog, the rest as a prompt).
 //! * [`softcast`]: SoftCast analog transmission of one image over the semcom PHY
 //!   conventions (DESIGN §2): unit average power per complex symbol, ρ = channel uses / (3HW).
-//! * [`stream`]: the transmitted symbol stream (bursts, pilots, channel-use split,
+//! * [`stream`]: the transmitted symbol stream (sections, pilots, channel-use split,
 //!   equalisation) every codec shares.
 
 pub mod analog;

@@ -2,7 +2,7 @@
 //! pilots at the start of every block of L channel uses, then data symbols — first the
 //! digital part (LDPC + QAM), then the analog part.
 //!
-//! * [`Burst`]: a run of symbols of one [`BurstKind`], in transmission order; the wire
+//! * [`Section`]: a run of symbols of one [`SectionKind`], in transmission order; the wire
 //!   layer maps a kind to a frame type.
 //! * [`ChannelUseSplit`]: channel uses by purpose.
 //! * [`Received`]: the stream after the channel, with what the frame headers said.
@@ -15,9 +15,9 @@ use semcom_phy::C32;
 
 use crate::error::CodecError;
 
-/// What a burst of symbols carries; the wire layer maps it to a frame type.
+/// What a section of symbols carries; the wire layer maps it to a frame type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize, serde::Serialize)]
-pub enum BurstKind {
+pub enum SectionKind {
     /// Known pilot symbols (`semcom_phy::pilots::pilot_sequence`).
     Pilot,
     /// Digital data: LDPC + QAM on the digital link (metadata, headers, prompt records).
@@ -28,8 +28,8 @@ pub enum BurstKind {
 
 /// A run of symbols of one kind, in transmission order.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Burst {
-    pub kind: BurstKind,
+pub struct Section {
+    pub kind: SectionKind,
     pub symbols: Vec<C32>,
 }
 
@@ -72,12 +72,12 @@ pub struct Received {
 }
 
 impl Received {
-    /// The bursts of a transmission as they were sent (no channel).
-    pub fn from_bursts<'a>(bursts: impl IntoIterator<Item = &'a Burst>, meta_mcs: u8) -> Self {
+    /// The sections of a transmission as they were sent (no channel).
+    pub fn from_sections<'a>(sections: impl IntoIterator<Item = &'a Section>, meta_mcs: u8) -> Self {
         let mut r = Self { meta_mcs, ..Self::default() };
-        for b in bursts {
+        for b in sections {
             r.stream.extend_from_slice(&b.symbols);
-            if b.kind == BurstKind::Meta {
+            if b.kind == SectionKind::Meta {
                 r.meta_symbols += b.symbols.len();
             }
         }
@@ -108,34 +108,34 @@ pub(crate) fn data_capacity(pattern: &PilotPattern, budget: usize) -> usize {
     (budget / l) * (l - p) + (budget % l).saturating_sub(p)
 }
 
-/// Cuts the pilot-framed stream into bursts of one kind, in order: pilots at their
+/// Cuts the pilot-framed stream into sections of one kind, in order: pilots at their
 /// pattern positions, then data symbols (the first `meta` of them digital).
-pub(crate) fn bursts(pattern: &PilotPattern, stream: &[C32], meta: usize) -> Vec<Burst> {
+pub(crate) fn sections(pattern: &PilotPattern, stream: &[C32], meta: usize) -> Vec<Section> {
     let (l, p) = (pattern.block_len(), pattern.pilots_per_block());
-    let mut out: Vec<Burst> = Vec::new();
+    let mut out: Vec<Section> = Vec::new();
     let mut data_index = 0usize;
     for (pos, &s) in stream.iter().enumerate() {
         let kind = if pos % l < p {
-            BurstKind::Pilot
+            SectionKind::Pilot
         } else {
             data_index += 1;
             if data_index <= meta {
-                BurstKind::Meta
+                SectionKind::Meta
             } else {
-                BurstKind::Analog
+                SectionKind::Analog
             }
         };
         match out.last_mut() {
             Some(b) if b.kind == kind => b.symbols.push(s),
-            _ => out.push(Burst { kind, symbols: vec![s] }),
+            _ => out.push(Section { kind, symbols: vec![s] }),
         }
     }
     out
 }
 
-/// All symbols of `bursts` concatenated in transmission order.
-pub(crate) fn concat(bursts: &[Burst]) -> Vec<C32> {
-    bursts.iter().flat_map(|b| b.symbols.iter().copied()).collect()
+/// All symbols of `sections` concatenated in transmission order.
+pub(crate) fn concat(sections: &[Section]) -> Vec<C32> {
+    sections.iter().flat_map(|b| b.symbols.iter().copied()).collect()
 }
 
 /// Channel estimates and noise for every data symbol of a received stream (LMMSE per

@@ -9,7 +9,7 @@ use semcom_codec::baseline::{
     JpegLdpcReconstruction, JpegLdpcTransmission, HEADER_BYTES, MAX_QUALITY, WIRE_SIDE_BYTES,
 };
 use semcom_codec::error::CodecError;
-use semcom_codec::stream::{BurstKind, Received};
+use semcom_codec::stream::{Received, SectionKind};
 use semcom_codec::C32;
 use semcom_metrics::psnr;
 use semcom_phy::channel::Awgn;
@@ -31,7 +31,7 @@ fn cfg(mcs: u8) -> JpegLdpcConfig {
 
 /// The transmission as sent, with the frame-header facts.
 fn sent(tx: &JpegLdpcTransmission, cfg: &JpegLdpcConfig) -> Received {
-    Received::from_bursts(&tx.bursts, cfg.mcs)
+    Received::from_sections(&tx.sections, cfg.mcs)
 }
 
 fn through_awgn(tx: &JpegLdpcTransmission, cfg: &JpegLdpcConfig, snr_db: f64, seed: u64) -> Received {
@@ -173,9 +173,9 @@ fn jpeg_ldpc_split_accounts_for_every_channel_use() {
         assert_eq!(tx.symbols().len(), s.total);
         let pattern = PilotPattern::new(cfg.pilot_block, cfg.pilots_per_block).unwrap();
         assert_eq!(s.pilots, pattern.overhead(s.meta));
-        let count = |k: BurstKind| tx.bursts.iter().filter(|g| g.kind == k).map(|g| g.symbols.len()).sum::<usize>();
-        assert_eq!((count(BurstKind::Pilot), count(BurstKind::Meta)), (s.pilots, s.meta));
-        assert_eq!(count(BurstKind::Analog), 0);
+        let count = |k: SectionKind| tx.sections.iter().filter(|g| g.kind == k).map(|g| g.symbols.len()).sum::<usize>();
+        assert_eq!((count(SectionKind::Pilot), count(SectionKind::Meta)), (s.pilots, s.meta));
+        assert_eq!(count(SectionKind::Analog), 0);
         // Unit average power (DESIGN §2): pilots and QAM both have power 1.
         let power = tx.symbols().iter().map(|z| f64::from(z.norm_sqr())).sum::<f64>() / s.total as f64;
         assert!((power - 1.0).abs() < 0.05, "power {power}");

@@ -38,7 +38,7 @@ fn compare(img: &image::RgbImage, snr: f64) -> (f64, f64) {
         let mut rx = semantic::noiseless(&tx);
         awgn.apply(&mut rx.stream, &mut rng);
         let sem = semantic::decode(&rx, &cfg, &ClassicalFill::default()).unwrap();
-        let mut sc_rx = Received::from_bursts(&sc_tx.bursts, sc_cfg.meta_mcs);
+        let mut sc_rx = Received::from_sections(&sc_tx.sections, sc_cfg.meta_mcs);
         awgn.apply(&mut sc_rx.stream, &mut rng);
         let sc = softcast::decode(&sc_rx, &sc_cfg).unwrap();
         dk += psnr_masked(img, &sem.image, &mask).unwrap().unwrap()

@@ -7,7 +7,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use semcom_codec::error::CodecError;
 use semcom_codec::softcast::{decode, encode, Reconstruction, SoftCastConfig, Transmission};
-use semcom_codec::stream::{BurstKind, Received};
+use semcom_codec::stream::{Received, SectionKind};
 use semcom_codec::C32;
 use semcom_metrics::psnr;
 use semcom_phy::average_power;
@@ -23,7 +23,7 @@ const NAN: C32 = C32::new(f32::NAN, f32::NAN);
 
 /// The transmission as sent, with the frame-header facts (metadata symbol count, MCS).
 fn sent(tx: &Transmission, cfg: &SoftCastConfig) -> Received {
-    Received::from_bursts(&tx.bursts, cfg.meta_mcs)
+    Received::from_sections(&tx.sections, cfg.meta_mcs)
 }
 
 /// `y = h·x + n` on every channel use, n ~ CN(0, N0) at `snr_db`.
@@ -64,8 +64,8 @@ fn awgn_link(snr_db: f64, seed: u64) -> LinkChannelConfig {
 fn analog_positions(tx: &Transmission) -> Vec<usize> {
     let mut out = Vec::new();
     let mut pos = 0;
-    for s in &tx.bursts {
-        if s.kind == BurstKind::Analog {
+    for s in &tx.sections {
+        if s.kind == SectionKind::Analog {
             out.extend(pos..pos + s.symbols.len());
         }
         pos += s.symbols.len();
@@ -76,8 +76,8 @@ fn analog_positions(tx: &Transmission) -> Vec<usize> {
 fn meta_positions(tx: &Transmission) -> Vec<usize> {
     let mut out = Vec::new();
     let mut pos = 0;
-    for s in &tx.bursts {
-        if s.kind == BurstKind::Meta {
+    for s in &tx.sections {
+        if s.kind == SectionKind::Meta {
             out.extend(pos..pos + s.symbols.len());
         }
         pos += s.symbols.len();
@@ -181,13 +181,13 @@ fn average_transmit_power_is_one() {
         for rho in [1.0 / 32.0, 1.0 / 8.0, 1.0] {
             let tx = encode(&img, rho, &SoftCastConfig::default()).unwrap();
             let p = average_power(&tx.symbols());
-            let kind_power = |k: BurstKind| {
+            let kind_power = |k: SectionKind| {
                 let s: Vec<C32> =
-                    tx.bursts.iter().filter(|s| s.kind == k).flat_map(|s| s.symbols.iter().copied()).collect();
+                    tx.sections.iter().filter(|s| s.kind == k).flat_map(|s| s.symbols.iter().copied()).collect();
                 average_power(&s)
             };
             let (pp, pm, pa) =
-                (kind_power(BurstKind::Pilot), kind_power(BurstKind::Meta), kind_power(BurstKind::Analog));
+                (kind_power(SectionKind::Pilot), kind_power(SectionKind::Meta), kind_power(SectionKind::Analog));
             println!("{name} rho {rho}: total {p:.4}, pilots {pp:.4}, meta {pm:.4}, analog {pa:.4}");
             // Pilots and QPSK metadata are unit modulus. The analog part has expected
             // power exactly 1 under the quantised λ̂; the true chunk energies differ from

@@ -8,7 +8,7 @@
 //! entropy-coded scan; the JPEG is [`best_jpeg`](super::best_jpeg)'s pick for the bytes
 //! that leaves (abbreviated form, see [`super::jpeg`]). Only the symbols the payload
 //! needs are sent, so `total ≤ budget`; every data symbol is
-//! [`BurstKind::Meta`](crate::stream::BurstKind::Meta).
+//! [`SectionKind::Meta`](crate::stream::SectionKind::Meta).
 //!
 //! # Header (big endian)
 //! width 16 · height 16 (the original image) · coded width 16 · coded height 16 ·
@@ -33,7 +33,9 @@ use semcom_phy::{PhyError, C32};
 
 use super::jpeg::{abbreviate, best_jpeg_by, decode_jpeg, expand, mid_grey, tables_overhead, JpegChoice};
 use crate::error::CodecError;
-use crate::stream::{bursts, check_pilots, data_capacity, equalise, pilot_pattern, Burst, ChannelUseSplit, Received};
+use crate::stream::{
+    check_pilots, data_capacity, equalise, pilot_pattern, sections, ChannelUseSplit, Received, Section,
+};
 
 /// Codec id on the wire for this symbol layout and header, version 1.
 pub const CODEC_ID: &str = "jpeg-ldpc-v1";
@@ -81,12 +83,12 @@ impl JpegLdpcConfig {
 }
 
 /// Sender output. The receiver's input is the stream after the channel with the
-/// frame-header facts, e.g. `Received::from_bursts(&tx.bursts, cfg.mcs)` then noise.
+/// frame-header facts, e.g. `Received::from_sections(&tx.sections, cfg.mcs)` then noise.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JpegLdpcTransmission {
     /// Runs of one kind in transmission order: pilots and
-    /// [`BurstKind::Meta`](crate::stream::BurstKind::Meta) data.
-    pub bursts: Vec<Burst>,
+    /// [`SectionKind::Meta`](crate::stream::SectionKind::Meta) data.
+    pub sections: Vec<Section>,
     /// `meta` = data symbols, `analog` = 0, `total ≤ budget`.
     pub split: ChannelUseSplit,
     /// The JPEG sent (the complete file; the link carries its scan), `None` if not even
@@ -99,7 +101,7 @@ pub struct JpegLdpcTransmission {
 impl JpegLdpcTransmission {
     /// All symbols concatenated in transmission order.
     pub fn symbols(&self) -> Vec<C32> {
-        crate::stream::concat(&self.bursts)
+        crate::stream::concat(&self.sections)
     }
 }
 
@@ -221,7 +223,7 @@ pub fn jpeg_ldpc_encode(img: &RgbImage, rho: f64, cfg: &JpegLdpcConfig) -> Resul
         ChannelUseSplit { pilots: pattern.overhead(n), meta: n, analog: 0, total: pattern.total_len(n), budget };
     debug_assert!(split.total <= budget);
     Ok(JpegLdpcTransmission {
-        bursts: bursts(&pattern, &pattern.insert(&data), n),
+        sections: sections(&pattern, &pattern.insert(&data), n),
         split,
         jpeg,
         payload_bytes: payload.len(),

@@ -38,7 +38,7 @@ use crate::prompt::{
 };
 use crate::segment::{importance_map, key_mask, key_share_for, BlockMask, ImportanceConfig, Roi};
 use crate::stream::{
-    bursts, check_pilots, data_capacity, equalise, mean_gain, pilot_pattern, Burst, ChannelUseSplit, Received,
+    check_pilots, data_capacity, equalise, mean_gain, pilot_pattern, sections, ChannelUseSplit, Received, Section,
 };
 use header::{parse_preamble, preamble, preamble_mcs, Core, PREAMBLE_BYTES};
 
@@ -158,7 +158,7 @@ pub struct SemanticReport {
 /// Sender output.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SemanticTransmission {
-    pub bursts: Vec<Burst>,
+    pub sections: Vec<Section>,
     /// `meta` counts every digital symbol (header and prompt).
     pub split: ChannelUseSplit,
     pub report: SemanticReport,
@@ -324,7 +324,7 @@ pub fn encode(img: &RgbImage, req: &SemanticRequest, cfg: &SemanticConfig) -> Re
         chunks_total: key_syms.chunks_total,
     };
     Ok(SemanticTransmission {
-        bursts: bursts(&pattern, &pattern.insert(&data), meta),
+        sections: sections(&pattern, &pattern.insert(&data), meta),
         split,
         report,
         key_mask: key,
@@ -459,7 +459,7 @@ pub fn decode(
 
 /// Received stream of a transmission sent through no channel (tests, examples).
 pub fn noiseless(tx: &SemanticTransmission) -> Received {
-    Received::from_bursts(&tx.bursts, tx.report.mcs)
+    Received::from_sections(&tx.sections, tx.report.mcs)
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 use super::*;
 use crate::generate::ClassicalFill;
-use crate::stream::BurstKind;
+use crate::stream::SectionKind;
 use crate::C32;
 
 /// Smooth background with a textured, edged object: key and non-key regions both exist.
@@ -28,7 +28,7 @@ fn noiseless_round_trip_delivers_mask_prompt_and_split() {
     assert!(s.total <= s.budget);
     assert_eq!(tx.report.header_symbols + tx.report.prompt_symbols, s.meta);
     assert_eq!(tx.report.mcs, SemanticConfig::default().default_mcs, "unknown SNR → default MCS");
-    let sent: usize = tx.bursts.iter().filter(|g| g.kind == BurstKind::Meta).map(|g| g.symbols.len()).sum();
+    let sent: usize = tx.sections.iter().filter(|g| g.kind == SectionKind::Meta).map(|g| g.symbols.len()).sum();
     assert_eq!(sent, s.meta);
     let out = decode(&noiseless(&tx), &SemanticConfig::default(), &ClassicalFill::default()).unwrap();
     assert_eq!(out.key_mask, tx.key_mask);

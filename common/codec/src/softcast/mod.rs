@@ -21,7 +21,7 @@
 //!    exactly 1 per complex symbol; each complex symbol carries two scaled coefficients
 //!    (I then Q). Pilots (unit-modulus QPSK) and the QAM metadata also have power 1.
 //! 7. Stream ([`crate::stream`]): metadata symbols then analog symbols, with the pilots
-//!    inserted by the pilot pattern; [`Transmission::bursts`] are its runs of one kind in
+//!    inserted by the pilot pattern; [`Transmission::sections`] are its runs of one kind in
 //!    order.
 //!
 //! # Receiver ([`decode`])
@@ -59,7 +59,7 @@ use crate::color::{rgb_to_ycbcr, ycbcr_to_rgb, Planes};
 use crate::dct::Dct2d;
 use crate::error::CodecError;
 use crate::stream::{
-    bursts, check_pilots, data_capacity, equalise, mean_gain, pilot_pattern, Burst, ChannelUseSplit, Received,
+    check_pilots, data_capacity, equalise, mean_gain, pilot_pattern, sections, ChannelUseSplit, Received, Section,
 };
 use crate::C32;
 
@@ -138,11 +138,11 @@ impl SoftCastConfig {
     }
 }
 
-/// Sender output: bursts of one kind in transmission order (pilots at their pattern
+/// Sender output: sections of one kind in transmission order (pilots at their pattern
 /// positions, metadata, analog).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Transmission {
-    pub bursts: Vec<Burst>,
+    pub sections: Vec<Section>,
     pub split: ChannelUseSplit,
     /// Whole chunks sent (the partial chunk, if any, is not counted).
     pub chunks_sent: usize,
@@ -154,7 +154,7 @@ pub struct Transmission {
 impl Transmission {
     /// All symbols concatenated in transmission order.
     pub fn symbols(&self) -> Vec<C32> {
-        crate::stream::concat(&self.bursts)
+        crate::stream::concat(&self.sections)
     }
 }
 
@@ -297,7 +297,7 @@ pub fn encode(img: &RgbImage, rho: f64, cfg: &SoftCastConfig) -> Result<Transmis
     let mut data = meta_syms;
     data.extend_from_slice(&analog);
     Ok(Transmission {
-        bursts: bursts(&pattern, &pattern.insert(&data), split.meta),
+        sections: sections(&pattern, &pattern.insert(&data), split.meta),
         split,
         chunks_sent: nsel,
         chunks_total: chunk_list.len(),

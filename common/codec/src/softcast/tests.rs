@@ -1,7 +1,7 @@
 use semcom_phy::pilots::{Csi, Estimator};
 
 use super::*;
-use crate::stream::BurstKind;
+use crate::stream::SectionKind;
 
 fn gradient_image(w: u32, h: u32) -> RgbImage {
     RgbImage::from_fn(w, h, |x, y| {
@@ -23,12 +23,12 @@ fn small_cfg() -> SoftCastConfig {
 }
 
 fn noiseless(tx: &Transmission, cfg: &SoftCastConfig) -> Received {
-    Received::from_bursts(&tx.bursts, cfg.meta_mcs)
+    Received::from_sections(&tx.sections, cfg.meta_mcs)
 }
 
 /// Data symbols (pilots removed) of a transmission, in order.
 fn data_symbols(tx: &Transmission) -> Vec<C32> {
-    tx.bursts.iter().filter(|s| s.kind != BurstKind::Pilot).flat_map(|s| s.symbols.iter().copied()).collect()
+    tx.sections.iter().filter(|s| s.kind != SectionKind::Pilot).flat_map(|s| s.symbols.iter().copied()).collect()
 }
 
 /// The metadata bits the sender put on the digital link, recovered by decoding the
@@ -104,10 +104,11 @@ fn split_accounts_for_every_symbol_and_respects_budget() {
             let tx = encode(&img, rho, &cfg).unwrap();
             let s = tx.split;
             let tag = format!("{w}x{h} rho {rho} L {}: {s:?}", cfg.pilot_block);
-            let count = |k: BurstKind| tx.bursts.iter().filter(|g| g.kind == k).map(|g| g.symbols.len()).sum::<usize>();
-            assert_eq!(s.pilots, count(BurstKind::Pilot), "{tag}");
-            assert_eq!(s.meta, count(BurstKind::Meta), "{tag}");
-            assert_eq!(s.analog, count(BurstKind::Analog), "{tag}");
+            let count =
+                |k: SectionKind| tx.sections.iter().filter(|g| g.kind == k).map(|g| g.symbols.len()).sum::<usize>();
+            assert_eq!(s.pilots, count(SectionKind::Pilot), "{tag}");
+            assert_eq!(s.meta, count(SectionKind::Meta), "{tag}");
+            assert_eq!(s.analog, count(SectionKind::Analog), "{tag}");
             assert_eq!(s.total, s.pilots + s.meta + s.analog, "{tag}");
             assert_eq!(s.pilots, pattern.overhead(s.meta + s.analog), "{tag}");
             assert_eq!(s.total, pattern.total_len(s.meta + s.analog), "{tag}");
@@ -116,10 +117,10 @@ fn split_accounts_for_every_symbol_and_respects_budget() {
 
             // Stream order: runs alternate kinds, metadata never follows analog, and the
             // pattern's pilots sit at the start of every block.
-            assert!(tx.bursts.windows(2).all(|p| p[0].kind != p[1].kind), "{tag}: adjacent runs of one kind");
-            let first_analog = tx.bursts.iter().position(|g| g.kind == BurstKind::Analog);
+            assert!(tx.sections.windows(2).all(|p| p[0].kind != p[1].kind), "{tag}: adjacent runs of one kind");
+            let first_analog = tx.sections.iter().position(|g| g.kind == SectionKind::Analog);
             if let Some(a) = first_analog {
-                assert!(tx.bursts[a..].iter().all(|g| g.kind != BurstKind::Meta), "{tag}: meta after analog");
+                assert!(tx.sections[a..].iter().all(|g| g.kind != SectionKind::Meta), "{tag}: meta after analog");
             }
             let stream = tx.symbols();
             let (l, p) = (pattern.block_len(), pattern.pilots_per_block());
