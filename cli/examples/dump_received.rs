@@ -11,6 +11,8 @@
 //! file; default the embedded one), `STEPS`, `STRENGTH`, `LUMA` (1 = luma only),
 //! `START` (SDEdit start, 1 = pure noise), `MATCH` (1 = energy match) and `TAG` (file
 //! tag, default `diffusion`).
+
+#![allow(clippy::unwrap_used)] // a test (or example) that fails should stop loudly
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};

@@ -1,4 +1,5 @@
 //! Segmentation: importance map, ROIs, key mask, key-share rule and mask coding.
+#![allow(clippy::unwrap_used)] // a test (or example) that fails should stop loudly
 
 use image::{Rgb, RgbImage};
 use rand::{Rng, SeedableRng};
@@ -19,7 +20,7 @@ fn random_mask(rng: &mut ChaCha8Rng, w: u32, h: u32, kind: u32) -> BlockMask {
     let bits: Vec<bool> = match kind {
         0 => vec![false; n],
         1 => vec![true; n],
-        2 => (0..n).map(|i| ((i as u32 % w) + (i as u32 / w)) % 2 == 0).collect(),
+        2 => (0..n).map(|i| ((i as u32 % w) + (i as u32 / w)).is_multiple_of(2)).collect(),
         3 => {
             let p: f64 = rng.random();
             (0..n).map(|_| rng.random::<f64>() < p).collect()

@@ -200,7 +200,7 @@ impl LinkChannel {
         effect.erased = self.next_erased();
         let sigma = (self.awgn.n0() / 2.0).sqrt();
         for s in symbols.iter_mut() {
-            if self.position % self.coherence == 0 {
+            if self.position.is_multiple_of(self.coherence) {
                 if let Some(f) = &self.fading {
                     self.h = f.draw_gain(&mut self.rng);
                 }

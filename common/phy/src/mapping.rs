@@ -320,7 +320,7 @@ impl Modulation {
     /// [`map`](Self::map) into a caller-provided buffer of exactly `bits.len()/Qm` symbols.
     pub fn map_into<B: Bit>(self, bits: &[B], out: &mut [C32]) -> Result<(), PhyError> {
         let qm = self.bits_per_symbol();
-        if bits.len() % qm != 0 {
+        if !bits.len().is_multiple_of(qm) {
             return Err(PhyError::InvalidLength { what: "bits", len: bits.len(), multiple_of: qm });
         }
         if out.len() != bits.len() / qm {

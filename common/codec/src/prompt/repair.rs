@@ -116,9 +116,12 @@ pub fn safe_prior(prompt: &StructuredPrompt, failed: &[usize]) -> Repaired {
             }
             if nbrs.is_empty() {
                 let c = centroid(m);
+                // `good` segments all have geometry; one without would never be the nearest.
                 let dist = |j: usize| {
-                    let d = centroid(geo[j].as_ref().unwrap());
-                    (d.0 - c.0).powi(2) + (d.1 - c.1).powi(2)
+                    geo[j].as_ref().map_or(f64::INFINITY, |g| {
+                        let d = centroid(g);
+                        (d.0 - c.0).powi(2) + (d.1 - c.1).powi(2)
+                    })
                 };
                 if let Some(j) = good.iter().copied().min_by(|&a, &b| dist(a).total_cmp(&dist(b))) {
                     nbrs.push(j);
@@ -144,7 +147,7 @@ pub fn safe_prior(prompt: &StructuredPrompt, failed: &[usize]) -> Repaired {
     // Drop segments left without geometry.
     let keep: Vec<bool> = geo.iter().map(|g| g.is_some()).collect();
     let mut k = keep.iter();
-    p.segments.retain(|_| *k.next().unwrap());
+    p.segments.retain(|_| k.next().copied().unwrap_or(false));
     Repaired { prompt: p, repairs }
 }
 

@@ -87,35 +87,32 @@ pub fn segments_with(non_key: &BlockMask, opts: &SegmentOptions) -> Vec<BlockMas
             break;
         }
         // Smallest alive segment (ties: later first block loses, i.e. higher index).
-        let &small = alive.iter().min_by_key(|&&c| (comps[c].len(), usize::MAX - c)).unwrap();
+        let Some(&small) = alive.iter().min_by_key(|&&c| (comps[c].len(), usize::MAX - c)) else { break };
         if comps[small].len() >= opts.min_blocks && alive.len() <= max_segments {
             break;
         }
         let cs = centroid(&comps[small]);
-        let target = alive
-            .iter()
-            .copied()
-            .filter(|&c| c != small)
-            .min_by(|&a, &b| {
-                let (ca, cb) = (centroid(&comps[a]), centroid(&comps[b]));
-                let da = (ca.0 - cs.0).powi(2) + (ca.1 - cs.1).powi(2);
-                let db = (cb.0 - cs.0).powi(2) + (cb.1 - cs.1).powi(2);
-                da.total_cmp(&db).then(a.cmp(&b))
-            })
-            .unwrap();
+        let Some(target) = alive.iter().copied().filter(|&c| c != small).min_by(|&a, &b| {
+            let (ca, cb) = (centroid(&comps[a]), centroid(&comps[b]));
+            let da = (ca.0 - cs.0).powi(2) + (ca.1 - cs.1).powi(2);
+            let db = (cb.0 - cs.0).powi(2) + (cb.1 - cs.1).powi(2);
+            da.total_cmp(&db).then(a.cmp(&b))
+        }) else {
+            break;
+        };
         let moved = std::mem::take(&mut comps[small]);
         comps[target].extend(moved);
     }
     let mut out: Vec<(usize, BlockMask)> = comps
         .into_iter()
-        .filter(|m| !m.is_empty())
-        .map(|m| {
-            let first = *m.iter().min().unwrap();
+        .filter_map(|m| {
+            // Empty components (merged away) have no first block and are dropped.
+            let first = *m.iter().min()?;
             let mut b = vec![false; bits.len()];
             for i in m {
                 b[i] = true;
             }
-            (first, BlockMask::new(w as u32, h as u32, non_key.block(), b).expect("same dimensions"))
+            Some((first, BlockMask::new(w as u32, h as u32, non_key.block(), b).expect("same dimensions")))
         })
         .collect();
     out.sort_by_key(|(f, _)| *f);

@@ -314,9 +314,9 @@ pub fn key_mask(map: &ImportanceMap, rois: &[Roi], key_share: f64) -> BlockMask 
     if count > quota {
         let removable = |i: usize, bits: &[bool]| bits[i] && !forced[i];
         let mut heap: BinaryHeap<usize> = BinaryHeap::new(); // max-rank (least important) first
-        for i in 0..n {
+        for (i, &r) in rank.iter().enumerate() {
             if removable(i, &bits) && neighbours(i, w, h).any(|j| !bits[j]) {
-                heap.push(rank[i]);
+                heap.push(r);
             }
         }
         let mut fallback = order.iter().rev();

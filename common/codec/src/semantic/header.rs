@@ -5,7 +5,8 @@
 //! 1. preamble, [`PREAMBLE_BYTES`] bytes: version 8 · core length 16 · records' MCS 8, at
 //!    [`preamble_mcs`] (never faster than MCS 1: a 4-byte block has little coding gain,
 //!    measured to fail 1 time in 3 at MCS 5 1.5 dB above the 1000-bit threshold);
-//! 2.–3. at the records' MCS (the frame headers carry its id):
+//!
+//! At the records' MCS (the frame headers carry its id):
 //! 2. core: width 16 · height 16 · block 8 · key encoder id 8 · analog symbols 32 ·
 //!    prompt detail 8 · mask length 16 · mask ([`BlockMask::encode`]) · side length 16 ·
 //!    key side information · record count 8 · record lengths 16 each;
