@@ -22,7 +22,6 @@ use semcom_runtime::{node_credentials, ServerTask};
 use tokio_stream::wrappers::TcpListenerStream;
 
 pub use config::ReceiverConfig;
-pub use decode::{describe_diffusion, GeneratorKind};
 pub use store::{ChannelUses, RepairMeta, ResultMeta, SemanticMeta};
 
 /// A started receiver: its bound addresses and certificate fingerprint.
@@ -102,6 +101,8 @@ pub async fn start(cfg: ReceiverConfig) -> Result<RunningReceiver> {
 
 #[cfg(test)]
 mod tests {
+    use semcom_models::GeneratorKind;
+
     use super::*;
 
     /// A configuration that could never decode anything stops the daemon at start, with

@@ -8,8 +8,8 @@ mod common;
 
 use common::{decode, mask_bits, result_files, sample_bytes, semantic_files};
 use semcom_cli::stack::{Stack, StackOptions};
+use semcom_models::GeneratorKind;
 use semcom_proto::v1::{Codec, ListResultsRequest, Rect, TransmitOptions};
-use semcom_receiver::GeneratorKind;
 
 fn semantic(rho: f64, snr_db: f64) -> TransmitOptions {
     TransmitOptions {

@@ -10,8 +10,7 @@ use image::RgbImage;
 use semcom_codec::generate::{ClassicalFill, Generator};
 use semcom_codec::semantic::{self, SemanticConfig, SemanticRequest};
 use semcom_codec::softcast::{self, ChannelUseSplit, Received, SoftCastConfig};
-use semcom_models::DiffusionSettings;
-use semcom_receiver::GeneratorKind;
+use semcom_models::{DiffusionSettings, GeneratorKind};
 
 use super::channel::{transmit, ChannelSpec};
 use super::jpeg::{JpegCapacity, JpegLdpc};
