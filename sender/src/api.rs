@@ -108,7 +108,7 @@ impl Sender for SenderApi {
             }
             None => None,
         };
-        let limits = self.limits.clone();
+        let limits = self.limits;
         let frame_symbols = self.frame_symbols;
         let codecs = self.codecs.clone();
         let rho = request.rho;
