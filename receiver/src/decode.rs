@@ -10,6 +10,7 @@ use semcom_codec::generate::Generator;
 use semcom_codec::prompt::{prompt_to_json, RepairSource};
 use semcom_codec::segment::BlockMask;
 use semcom_codec::semantic::{self, SemanticConfig, SemanticReconstruction};
+use semcom_codec::settings::{semantic_settings, softcast_settings, CodecSettings};
 use semcom_codec::softcast::{self, ChannelUseSplit, Received, SoftCastConfig};
 
 use crate::store::{ChannelUses, RepairMeta, SemanticMeta};
@@ -21,9 +22,18 @@ pub(crate) struct Decoders {
     pub generator: Arc<dyn Generator>,
 }
 
-/// The codec ids this receiver decodes.
-pub(crate) fn supported(codec: &str) -> bool {
-    codec == softcast::CODEC_ID || codec == semantic::CODEC_ID
+impl Decoders {
+    /// The settings a sender of `codec` must share with this receiver, or None for a
+    /// codec it does not decode.
+    pub fn settings(&self, codec: &str) -> Option<CodecSettings> {
+        if codec == softcast::CODEC_ID {
+            Some(softcast_settings(&self.softcast))
+        } else if codec == semantic::CODEC_ID {
+            Some(semantic_settings(&self.semantic))
+        } else {
+            None
+        }
+    }
 }
 
 /// One reconstruction with everything the store needs.
@@ -263,12 +273,13 @@ mod tests {
 
     #[test]
     fn unknown_codecs_are_refused() {
-        assert!(supported("semcom-v1") && supported("softcast-v1") && !supported("jpeg"));
         let d = Decoders {
             softcast: SoftCastConfig::default(),
             semantic: SemanticConfig::default(),
             generator: classical(),
         };
+        assert!(d.settings("semcom-v1").is_some() && d.settings("softcast-v1").is_some());
+        assert!(d.settings("jpeg").is_none());
         assert!(decode("jpeg", &Received::default(), &d, 8192).is_err());
     }
 }

@@ -155,7 +155,7 @@ impl Sender for SenderApi {
             "job queued"
         );
         self.queue
-            .send(Job { id: id.clone(), codec: encoded.codec_id, frames })
+            .send(Job { id: id.clone(), codec: encoded.codec_id, settings: encoded.settings, frames })
             .await
             .map_err(|_| Status::unavailable("the transmitter has stopped"))?;
         Ok(Response::new(SubmitResponse {

@@ -6,6 +6,7 @@
 use image::RgbImage;
 use semcom_codec::segment::Roi;
 use semcom_codec::semantic::{self, SemanticConfig, SemanticReport, SemanticRequest};
+use semcom_codec::settings::{semantic_settings, softcast_settings, CodecSettings};
 use semcom_codec::softcast::{self, ChannelUseSplit, CodecError, Segment, SoftCastConfig};
 use serde::Deserialize;
 
@@ -40,6 +41,8 @@ pub(crate) struct Encoded {
     pub split: ChannelUseSplit,
     /// Wire id for the transmission header.
     pub codec_id: &'static str,
+    /// The settings the receiver must share, for the transmission header.
+    pub settings: CodecSettings,
     /// Semantic codec only.
     pub semantic: Option<SemanticReport>,
 }
@@ -63,6 +66,7 @@ impl Codecs {
                     meta_mcs: self.softcast.meta_mcs,
                     split: t.split,
                     codec_id: softcast::CODEC_ID,
+                    settings: softcast_settings(&self.softcast),
                     semantic: None,
                 })
             }
@@ -79,6 +83,7 @@ impl Codecs {
                     meta_mcs: t.report.mcs,
                     split: t.split,
                     codec_id: semantic::CODEC_ID,
+                    settings: semantic_settings(&self.semantic),
                     semantic: Some(t.report),
                 })
             }

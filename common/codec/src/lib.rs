@@ -15,6 +15,7 @@ pub mod key;
 pub mod prompt;
 pub mod segment;
 pub mod semantic;
+pub mod settings;
 pub mod softcast;
 
 pub use semcom_phy::C32;

@@ -19,4 +19,4 @@ pub mod v1 {
 
 /// Version of the QUIC wire protocol, carried in every `TransmissionHeader`; a
 /// receiver refuses versions it does not speak.
-pub const WIRE_PROTOCOL_VERSION: u32 = 1;
+pub const WIRE_PROTOCOL_VERSION: u32 = 2;
