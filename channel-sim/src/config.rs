@@ -34,7 +34,8 @@ pub struct NetworkConfig {
     pub delay_ms: f64,
     /// Uniform jitter ± this many ms around the delay (frames stay in order).
     pub jitter_ms: f64,
-    /// Symbol-rate limit, symbols per second; 0 = unlimited.
+    /// Symbol-rate limit, symbols per second; 0 = unlimited, otherwise at least
+    /// [`MIN_RATE_SYMBOLS_PER_S`].
     pub rate_symbols_per_s: f64,
 }
 
@@ -45,12 +46,19 @@ impl NetworkConfig {
                 return Err(format!("{name} must be within [0, 60000] ms, got {v}"));
             }
         }
-        if !self.rate_symbols_per_s.is_finite() || self.rate_symbols_per_s < 0.0 {
-            return Err(format!("rate_symbols_per_s must be >= 0, got {}", self.rate_symbols_per_s));
+        let rate = self.rate_symbols_per_s;
+        if !rate.is_finite() || !(rate == 0.0 || rate >= MIN_RATE_SYMBOLS_PER_S) {
+            return Err(format!(
+                "rate_symbols_per_s must be 0 (unlimited) or at least {MIN_RATE_SYMBOLS_PER_S} symbol/s, got {rate}"
+            ));
         }
         Ok(())
     }
 }
+
+/// Slowest rate limit accepted: below it one frame would take days to serialise, which is
+/// no channel anyone means to simulate.
+pub const MIN_RATE_SYMBOLS_PER_S: f64 = 1.0;
 
 impl Default for ChannelSimConfig {
     fn default() -> Self {
@@ -70,3 +78,22 @@ impl Default for ChannelSimConfig {
 }
 
 pub use semcom_phy::link_channel::{BurstConfig, FadingKind, LinkChannelConfig as ChannelModelConfig};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A rate limit is 0 (none) or a real rate: a vanishing one is refused with the key
+    /// and the floor named, as are negative and non-finite ones.
+    #[test]
+    fn rate_limits_below_the_floor_are_refused() {
+        let net = |rate_symbols_per_s| NetworkConfig { rate_symbols_per_s, ..NetworkConfig::default() };
+        for ok in [0.0, MIN_RATE_SYMBOLS_PER_S, 2e6] {
+            assert!(net(ok).validate().is_ok(), "{ok}");
+        }
+        for bad in [1e-20, 0.5, -1.0, f64::NAN, f64::INFINITY] {
+            let err = net(bad).validate().expect_err("refused");
+            assert!(err.contains("rate_symbols_per_s") && err.contains("at least 1"), "{bad}: {err}");
+        }
+    }
+}

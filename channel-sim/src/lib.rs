@@ -17,8 +17,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use semcom_net::Fingerprint;
 use semcom_proto::v1::channel_control_server::ChannelControlServer;
-use semcom_runtime::{node_credentials, ServerTask};
-use tokio_stream::wrappers::TcpListenerStream;
+use semcom_runtime::{node_credentials, GrpcError, GrpcServer, ServerTask};
 
 pub use config::{BurstConfig, ChannelModelConfig, ChannelSimConfig, FadingKind, NetworkConfig};
 
@@ -26,12 +25,12 @@ pub struct RunningChannelSim {
     pub quic_addr: SocketAddr,
     pub control_addr: SocketAddr,
     pub fingerprint: Fingerprint,
-    task: ServerTask<anyhow::Error>,
+    task: ServerTask<GrpcError>,
 }
 
 impl RunningChannelSim {
     pub async fn shutdown(self) -> Result<()> {
-        self.task.shutdown().await
+        Ok(self.task.shutdown().await?)
     }
 }
 
@@ -47,10 +46,6 @@ pub async fn start(cfg: ChannelSimConfig) -> Result<RunningChannelSim> {
     let quic_addr = server.local_addr()?;
     let unspecified: SocketAddr = if cfg.upstream.is_ipv6() { "[::]:0".parse()? } else { "0.0.0.0:0".parse()? };
     let client = semcom_net::client_endpoint(unspecified, &identity, &trust).context("QUIC client endpoint")?;
-    let listener = tokio::net::TcpListener::bind(cfg.control_listen)
-        .await
-        .with_context(|| format!("binding control API on {}", cfg.control_listen))?;
-    let control_addr = listener.local_addr()?;
 
     let shared = state::Shared::new(cfg.channel.clone(), cfg.network.clone());
     let upstream = Arc::new(relay::Upstream {
@@ -58,30 +53,19 @@ pub async fn start(cfg: ChannelSimConfig) -> Result<RunningChannelSim> {
         addr: cfg.upstream,
         server_name: cfg.upstream_name.clone(),
     });
-    let (health_reporter, health) = tonic_health::server::health_reporter();
-    health_reporter.set_serving::<ChannelControlServer<api::ControlApi>>().await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(semcom_proto::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .context("gRPC reflection")?;
+    let control = ChannelControlServer::new(api::ControlApi { shared: shared.clone() });
+    let grpc = GrpcServer::bind(cfg.control_listen, control).await.context("control API")?;
+    let control_addr = grpc.local_addr();
 
     tracing::info!(%quic_addr, %control_addr, upstream = %cfg.upstream, %fingerprint,
         snr_db = cfg.channel.snr_db, "channel-sim listening");
-    let relay_task = tokio::spawn(relay::serve(server.clone(), upstream, shared.clone()));
-    let task = ServerTask::spawn(move |stop| async move {
-        let result = tonic::transport::Server::builder()
-            .add_service(health)
-            .add_service(reflection)
-            .add_service(ChannelControlServer::new(api::ControlApi { shared }))
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stop.wait())
-            .await
-            .context("control API server");
+    let relay_task = tokio::spawn(relay::serve(server.clone(), upstream, shared));
+    let task = grpc.spawn(async move {
         server.close(0u32.into(), b"channel-sim shutting down");
         client.close(0u32.into(), b"channel-sim shutting down");
         relay_task.abort();
         server.wait_idle().await;
         client.wait_idle().await;
-        result
     });
     Ok(RunningChannelSim { quic_addr, control_addr, fingerprint, task })
 }

@@ -1,22 +1,16 @@
 //! `semcom-channel-sim`: configuration and sockets wired to the proxy library.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 
 use anyhow::Result;
-use clap::Parser;
-use semcom_channel_sim::ChannelSimConfig;
-use semcom_runtime::Layers;
+use semcom_runtime::DaemonMain;
+use serde::Serialize;
 
-/// The semcom channel-impairment proxy.
-#[derive(Parser, Debug)]
-#[command(version, about)]
-struct Args {
-    /// TOML configuration file.
-    #[arg(short, long, env = "SEMCOM_CHANNEL_SIM_CONFIG")]
-    config: Option<PathBuf>,
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
+const MAIN: DaemonMain = semcom_runtime::daemon_main!("SEMCOM_CHANNEL_SIM");
+
+/// channel-sim's own flags, each named after the configuration key it sets.
+#[derive(Debug, clap::Args, Serialize)]
+struct Flags {
     /// QUIC listen address (senders connect here).
     #[arg(long)]
     listen: Option<SocketAddr>,
@@ -28,24 +22,11 @@ struct Args {
     control_listen: Option<SocketAddr>,
     /// AWGN Es/N0 in dB.
     #[arg(long)]
+    #[serde(rename = "channel.snr_db")]
     snr_db: Option<f64>,
-    #[arg(long)]
-    json_logs: bool,
 }
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    let args = Args::parse();
-    semcom_runtime::init_tracing(args.json_logs);
-    let layers = Layers::new("SEMCOM_CHANNEL_SIM")
-        .file(args.config.as_deref())
-        .set("data_dir", args.data_dir.map(|p| p.display().to_string()))
-        .set("listen", args.listen)
-        .set("upstream", args.upstream)
-        .set("control_listen", args.control_listen)
-        .set("channel.snr_db", args.snr_db);
-    let cfg: ChannelSimConfig = semcom_runtime::load(&layers)?;
-    let running = semcom_channel_sim::start(cfg).await?;
-    semcom_runtime::shutdown_signal().await;
-    running.shutdown().await
+    MAIN.run(MAIN.parse::<Flags>(), semcom_channel_sim::start, semcom_channel_sim::RunningChannelSim::shutdown).await
 }

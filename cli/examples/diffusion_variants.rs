@@ -7,7 +7,7 @@
 //!
 //! `cargo run --release -p semcom-cli --example diffusion_variants [WEIGHTS_DIR] [RUNS] [LORA]`
 //! (defaults: common/models/weights, 5 timed runs per variant on the 512×512 image).
-#![allow(clippy::unwrap_used)] // a test (or example) that fails should stop loudly
+#![allow(clippy::unwrap_used)] // a test or example that fails should stop loudly
 
 use std::path::PathBuf;
 use std::time::Instant;

@@ -12,7 +12,7 @@
 //! `START` (SDEdit start, 1 = pure noise), `MATCH` (1 = energy match) and `TAG` (file
 //! tag, default `diffusion`).
 
-#![allow(clippy::unwrap_used)] // a test (or example) that fails should stop loudly
+#![allow(clippy::unwrap_used)] // a test or example that fails should stop loudly
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};

@@ -11,8 +11,8 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use image::RgbImage;
 use semcom_codec::image_io::{decode_image, encode_png, ImageLimits};
+use semcom_models::GeneratorKind;
 use semcom_proto::v1::{Codec, TransmitOptions};
-use semcom_receiver::GeneratorKind;
 use serde::Serialize;
 
 use crate::client::Clients;

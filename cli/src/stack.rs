@@ -12,8 +12,9 @@ use anyhow::{Context, Result};
 use semcom_channel_sim::{ChannelModelConfig, ChannelSimConfig, RunningChannelSim};
 use semcom_codec::semantic::SemanticConfig;
 use semcom_codec::softcast::SoftCastConfig;
+use semcom_models::GeneratorKind;
 use semcom_net::Identity;
-use semcom_receiver::{GeneratorKind, ReceiverConfig, RunningReceiver};
+use semcom_receiver::{ReceiverConfig, RunningReceiver};
 use semcom_runtime::TrustConfig;
 use semcom_sender::{CodecKind, LimitsConfig, RunningSender, SenderConfig};
 

@@ -1,5 +1,5 @@
 //! The `semcom` binary itself, run as a user would.
-#![allow(clippy::unwrap_used)] // a test (or example) that fails should stop loudly
+#![allow(clippy::unwrap_used)] // a test or example that fails should stop loudly
 
 use std::process::Command;
 

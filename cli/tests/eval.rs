@@ -2,7 +2,7 @@
 //! the samples, three SNRs, ρ = 1/32, AWGN, one realisation) run once and shared by the
 //! tests, then checked for its schema, the baselines' textbook behaviour, equal budgets,
 //! the reports, and resuming.
-#![allow(clippy::unwrap_used)] // a test (or example) that fails should stop loudly
+#![allow(clippy::unwrap_used)] // a test or example that fails should stop loudly
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

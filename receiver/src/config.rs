@@ -3,11 +3,9 @@ use std::path::PathBuf;
 
 use semcom_codec::semantic::SemanticConfig;
 use semcom_codec::softcast::SoftCastConfig;
-use semcom_models::DiffusionSettings;
+use semcom_models::{DiffusionSettings, GeneratorKind};
 use semcom_runtime::{IdentityConfig, TrustConfig};
 use serde::Deserialize;
-
-use crate::decode::GeneratorKind;
 
 /// Receiver configuration (TOML file, `SEMCOM_RECEIVER__*` environment, flags).
 #[derive(Debug, Clone, Deserialize)]

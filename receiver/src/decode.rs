@@ -6,82 +6,15 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, Context, Result};
 use image::{GrayImage, ImageEncoder, Luma};
-use semcom_codec::generate::{ClassicalFill, Generator};
-use semcom_codec::prompt::{mean_rgb, RepairSource, StructuredPrompt};
+use semcom_codec::generate::Generator;
+use semcom_codec::prompt::{prompt_to_json, RepairSource};
 use semcom_codec::segment::BlockMask;
 use semcom_codec::semantic::{self, SemanticConfig, SemanticReconstruction};
+use semcom_codec::settings::{semantic_settings, softcast_settings, CodecSettings};
 use semcom_codec::softcast::{self, SoftCastConfig};
 use semcom_codec::stream::{ChannelUseSplit, Received};
-use semcom_models::candle::Device;
-use semcom_models::{build_generator, DiffusionSettings, LoraMode};
-use serde::Deserialize;
-use serde_json::json;
 
 use crate::store::{ChannelUses, RepairMeta, SemanticMeta};
-
-/// Generator that fills the non-key regions of semantic transmissions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum GeneratorKind {
-    /// The embedded conditional diffusion model (int8 weights shipped with semcom), or
-    /// the weights and LoRA adapter named in `[diffusion]`. The default.
-    #[default]
-    Diffusion,
-    /// Model-free: base layer or colour layout, synthesised texture, seam blending.
-    /// About 9× faster than the diffusion model (docs/models/diffusion.md), no model
-    /// loaded.
-    Classical,
-}
-
-impl GeneratorKind {
-    /// The name in the configuration.
-    pub fn name(self) -> &'static str {
-        match self {
-            GeneratorKind::Diffusion => "diffusion",
-            GeneratorKind::Classical => "classical",
-        }
-    }
-
-    /// Builds the generator. Loading a model takes a moment: build once (at startup)
-    /// and share the result. `diffusion` is used by [`GeneratorKind::Diffusion`] only.
-    pub fn build(self, diffusion: &DiffusionSettings) -> Result<Arc<dyn Generator>> {
-        match self {
-            GeneratorKind::Classical => Ok(Arc::new(ClassicalFill::default())),
-            GeneratorKind::Diffusion => {
-                let device = Device::cuda_if_available(0).context("diffusion generator: selecting the device")?;
-                let generator = build_generator(diffusion, &device)
-                    .with_context(|| format!("loading the diffusion generator ({})", describe_diffusion(diffusion)))?;
-                Ok(Arc::new(generator))
-            }
-        }
-    }
-}
-
-impl std::str::FromStr for GeneratorKind {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        [GeneratorKind::Diffusion, GeneratorKind::Classical]
-            .into_iter()
-            .find(|k| k.name() == s)
-            .ok_or_else(|| format!("unknown generator {s:?}: diffusion or classical"))
-    }
-}
-
-/// The model files of a `[diffusion]` section in words, for messages and reports.
-pub fn describe_diffusion(s: &DiffusionSettings) -> String {
-    let weights =
-        s.weights.as_ref().map_or_else(|| "embedded int8 weights".to_owned(), |p| format!("weights {}", p.display()));
-    match &s.lora {
-        Some(l) => {
-            let mode = match s.lora_mode {
-                LoraMode::Merge => "merge",
-                LoraMode::Runtime => "runtime",
-            };
-            format!("{weights}, LoRA adapter {} (lora_mode {mode})", l.display())
-        }
-        None => weights,
-    }
-}
 
 /// The receiver's codecs (configurations must match the sender's).
 pub(crate) struct Decoders {
@@ -90,9 +23,18 @@ pub(crate) struct Decoders {
     pub generator: Arc<dyn Generator>,
 }
 
-/// The codec ids this receiver decodes.
-pub(crate) fn supported(codec: &str) -> bool {
-    codec == softcast::CODEC_ID || codec == semantic::CODEC_ID
+impl Decoders {
+    /// The settings a sender of `codec` must share with this receiver, or None for a
+    /// codec it does not decode.
+    pub fn settings(&self, codec: &str) -> Option<CodecSettings> {
+        if codec == softcast::CODEC_ID {
+            Some(softcast_settings(&self.softcast))
+        } else if codec == semantic::CODEC_ID {
+            Some(semantic_settings(&self.semantic))
+        } else {
+            None
+        }
+    }
 }
 
 /// One reconstruction with everything the store needs.
@@ -223,50 +165,12 @@ pub(crate) fn mask_png(mask: &BlockMask, width: u32, height: u32) -> Result<Vec<
     Ok(out)
 }
 
-/// The structured prompt as JSON. Prost types carry no serde, and the JSON should
-/// be readable without the protobuf schema anyway: geometry becomes the list of
-/// block indices (row-major on the grid given at the top), and each segment gets
-/// its mean colour next to the quantised numbers it was derived from.
-pub(crate) fn prompt_to_json(p: &StructuredPrompt) -> serde_json::Value {
-    let block = p.block.max(1);
-    let (wb, hb) = (p.width.div_ceil(block), p.height.div_ceil(block));
-    let grid_blocks = wb as usize * hb as usize;
-    let segments: Vec<serde_json::Value> = p
-        .segments
-        .iter()
-        .map(|s| {
-            let blocks: Option<Vec<usize>> = BlockMask::decode(&s.geometry, grid_blocks)
-                .ok()
-                .filter(|m| m.width_blocks() == wb && m.height_blocks() == hb)
-                .map(|m| m.bits().iter().enumerate().filter(|(_, b)| **b).map(|(i, _)| i).collect());
-            let colour = s
-                .colour
-                .as_ref()
-                .map(|c| json!({ "grid_w": c.grid_w, "grid_h": c.grid_h, "y": c.y, "cb": c.cb, "cr": c.cr }));
-            let texture = s.texture.as_ref().map(|t| json!({ "energy": t.energy, "luma_std": t.luma_std }));
-            json!({
-                "block_count": blocks.as_ref().map(Vec::len),
-                "blocks": blocks,
-                "mean_rgb": mean_rgb(s),
-                "colour": colour,
-                "texture": texture,
-                "caption": s.caption,
-            })
-        })
-        .collect();
-    json!({
-        "width": p.width,
-        "height": p.height,
-        "block": p.block,
-        "grid": { "width_blocks": wb, "height_blocks": hb },
-        "segments": segments,
-    })
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
     use semcom_codec::semantic::{SemanticConfig, SemanticRequest};
+    use semcom_models::{DiffusionSettings, GeneratorKind};
+
+    use super::*;
 
     fn sample() -> image::RgbImage {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../samples/chelsea.png");
@@ -368,44 +272,15 @@ mod tests {
         assert!(differing * 2 > non_key, "only {differing} of {non_key} non-key pixels regenerated differently");
     }
 
-    /// Bad `[diffusion]` settings are a startup error that names the problem.
-    #[test]
-    fn bad_diffusion_settings_are_clear_errors() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let missing = dir.path().join("no-such-model.safetensors");
-        let err = GeneratorKind::Diffusion
-            .build(&DiffusionSettings { weights: Some(missing.clone()), ..DiffusionSettings::default() })
-            .err()
-            .expect("missing weights");
-        assert!(format!("{err:#}").contains(&missing.display().to_string()), "{err:#}");
-
-        let garbage = dir.path().join("garbage.safetensors");
-        std::fs::write(&garbage, b"not a safetensors file").expect("write");
-        let err = GeneratorKind::Diffusion
-            .build(&DiffusionSettings { lora: Some(garbage.clone()), ..DiffusionSettings::default() })
-            .err()
-            .expect("bad adapter");
-        assert!(format!("{err:#}").contains("LoRA adapter") && format!("{err:#}").contains("garbage"), "{err:#}");
-
-        let err = GeneratorKind::Diffusion
-            .build(&DiffusionSettings { steps: 0, ..DiffusionSettings::default() })
-            .err()
-            .expect("zero steps");
-        assert!(format!("{err:#}").contains("steps"), "{err:#}");
-        // The classical fill needs none of it.
-        assert!(GeneratorKind::Classical
-            .build(&DiffusionSettings { steps: 0, ..DiffusionSettings::default() })
-            .is_ok());
-    }
-
     #[test]
     fn unknown_codecs_are_refused() {
-        assert!(supported("semcom-v1") && supported("softcast-v1") && !supported("jpeg"));
         let d = Decoders {
             softcast: SoftCastConfig::default(),
             semantic: SemanticConfig::default(),
             generator: classical(),
         };
+        assert!(d.settings("semcom-v1").is_some() && d.settings("softcast-v1").is_some());
+        assert!(d.settings("jpeg").is_none());
         assert!(decode("jpeg", &Received::default(), &d, 8192).is_err());
     }
 }

@@ -18,11 +18,9 @@ use std::sync::Arc;
 use anyhow::{anyhow, Context, Result};
 use semcom_net::Fingerprint;
 use semcom_proto::v1::receiver_server::ReceiverServer;
-use semcom_runtime::{node_credentials, ServerTask};
-use tokio_stream::wrappers::TcpListenerStream;
+use semcom_runtime::{node_credentials, GrpcError, GrpcServer, ServerTask};
 
 pub use config::ReceiverConfig;
-pub use decode::{describe_diffusion, GeneratorKind};
 pub use store::{ChannelUses, RepairMeta, ResultMeta, SemanticMeta};
 
 /// A started receiver: its bound addresses and certificate fingerprint.
@@ -30,13 +28,13 @@ pub struct RunningReceiver {
     pub quic_addr: SocketAddr,
     pub grpc_addr: SocketAddr,
     pub fingerprint: Fingerprint,
-    task: ServerTask<anyhow::Error>,
+    task: ServerTask<GrpcError>,
 }
 
 impl RunningReceiver {
     /// Stops accepting, closes connections and waits for the servers to end.
     pub async fn shutdown(self) -> Result<()> {
-        self.task.shutdown().await
+        Ok(self.task.shutdown().await?)
     }
 }
 
@@ -64,10 +62,6 @@ pub async fn start(cfg: ReceiverConfig) -> Result<RunningReceiver> {
 
     let endpoint = semcom_net::server_endpoint(cfg.quic_listen, &identity, &trust).context("QUIC endpoint")?;
     let quic_addr = endpoint.local_addr()?;
-    let listener = tokio::net::TcpListener::bind(cfg.grpc_listen)
-        .await
-        .with_context(|| format!("binding gRPC on {}", cfg.grpc_listen))?;
-    let grpc_addr = listener.local_addr()?;
 
     let ctx = Arc::new(link::LinkContext {
         store: store.clone(),
@@ -76,32 +70,23 @@ pub async fn start(cfg: ReceiverConfig) -> Result<RunningReceiver> {
         max_dimension: cfg.max_dimension,
         decode_slots: Arc::new(tokio::sync::Semaphore::new(cfg.max_concurrent_decodes)),
     });
-    let (health_reporter, health) = tonic_health::server::health_reporter();
-    health_reporter.set_serving::<ReceiverServer<api::ReceiverApi>>().await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(semcom_proto::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .context("gRPC reflection")?;
+    let grpc = GrpcServer::bind(cfg.grpc_listen, ReceiverServer::new(api::ReceiverApi { store })).await?;
+    let grpc_addr = grpc.local_addr();
 
     tracing::info!(%quic_addr, %grpc_addr, %fingerprint, "receiver listening");
     let quic_task = tokio::spawn(link::serve(endpoint.clone(), ctx));
-    let task = ServerTask::spawn(move |stop| async move {
-        let grpc = tonic::transport::Server::builder()
-            .add_service(health)
-            .add_service(reflection)
-            .add_service(ReceiverServer::new(api::ReceiverApi { store }))
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stop.wait());
-        let result = grpc.await.context("gRPC server");
+    let task = grpc.spawn(async move {
         endpoint.close(0u32.into(), b"receiver shutting down");
         quic_task.abort();
         endpoint.wait_idle().await;
-        result
     });
     Ok(RunningReceiver { quic_addr, grpc_addr, fingerprint, task })
 }
 
 #[cfg(test)]
 mod tests {
+    use semcom_models::GeneratorKind;
+
     use super::*;
 
     /// A configuration that could never decode anything stops the daemon at start, with

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, Context, Result};
+use semcom_codec::settings::check as check_settings;
 use semcom_codec::stream::Received;
 use semcom_net::{peer_fingerprint, quinn, read_frame, read_message, write_message, FrameKind};
 use semcom_proto::v1::wire::{Ack, TransmissionHeader};
@@ -124,14 +125,17 @@ async fn receive_and_store(
             semcom_proto::WIRE_PROTOCOL_VERSION
         ));
     }
-    if !decode::supported(&header.codec) {
+    let Some(settings) = ctx.decoders.settings(&header.codec) else {
         return Err(anyhow!(
             "codec {:?} not supported (this receiver decodes {:?} and {:?})",
             header.codec,
             semcom_codec::semantic::CODEC_ID,
             semcom_codec::softcast::CODEC_ID
         ));
-    }
+    };
+    // Before a single frame is read: with other settings the symbols would decode
+    // into garbage.
+    check_settings(header.settings.as_ref(), &settings)?;
     if !valid_id(&header.transmission_id) {
         return Err(anyhow!("invalid transmission id {:?}", header.transmission_id));
     }

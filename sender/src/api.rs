@@ -108,7 +108,7 @@ impl Sender for SenderApi {
             }
             None => None,
         };
-        let limits = self.limits.clone();
+        let limits = self.limits;
         let frame_symbols = self.frame_symbols;
         let codecs = self.codecs.clone();
         let rho = request.rho;
@@ -155,7 +155,7 @@ impl Sender for SenderApi {
             "job queued"
         );
         self.queue
-            .send(Job { id: id.clone(), codec: encoded.codec_id, frames })
+            .send(Job { id: id.clone(), codec: encoded.codec_id, settings: encoded.settings, frames })
             .await
             .map_err(|_| Status::unavailable("the transmitter has stopped"))?;
         Ok(Response::new(SubmitResponse {

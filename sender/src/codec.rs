@@ -7,6 +7,7 @@ use image::RgbImage;
 use semcom_codec::error::CodecError;
 use semcom_codec::segment::Roi;
 use semcom_codec::semantic::{self, SemanticConfig, SemanticReport, SemanticRequest};
+use semcom_codec::settings::{semantic_settings, softcast_settings, CodecSettings};
 use semcom_codec::softcast::{self, SoftCastConfig};
 use semcom_codec::stream::{ChannelUseSplit, Section};
 use serde::Deserialize;
@@ -42,6 +43,8 @@ pub(crate) struct Encoded {
     pub split: ChannelUseSplit,
     /// Wire id for the transmission header.
     pub codec_id: &'static str,
+    /// The settings the receiver must share, for the transmission header.
+    pub settings: CodecSettings,
     /// Semantic codec only.
     pub semantic: Option<SemanticReport>,
 }
@@ -65,6 +68,7 @@ impl Codecs {
                     meta_mcs: self.softcast.meta_mcs,
                     split: t.split,
                     codec_id: softcast::CODEC_ID,
+                    settings: softcast_settings(&self.softcast),
                     semantic: None,
                 })
             }
@@ -81,6 +85,7 @@ impl Codecs {
                     meta_mcs: t.report.mcs,
                     split: t.split,
                     codec_id: semantic::CODEC_ID,
+                    settings: semantic_settings(&self.semantic),
                     semantic: Some(t.report),
                 })
             }

@@ -16,9 +16,8 @@ use std::net::SocketAddr;
 use anyhow::{Context, Result};
 use semcom_net::Fingerprint;
 use semcom_proto::v1::sender_server::SenderServer;
-use semcom_runtime::{node_credentials, ServerTask};
+use semcom_runtime::{node_credentials, GrpcError, GrpcServer, ServerTask};
 use tokio::sync::mpsc;
-use tokio_stream::wrappers::TcpListenerStream;
 
 pub use codec::CodecKind;
 pub use config::{LimitsConfig, SenderConfig};
@@ -30,12 +29,12 @@ const QUEUE_DEPTH: usize = 64;
 pub struct RunningSender {
     pub grpc_addr: SocketAddr,
     pub fingerprint: Fingerprint,
-    task: ServerTask<anyhow::Error>,
+    task: ServerTask<GrpcError>,
 }
 
 impl RunningSender {
     pub async fn shutdown(self) -> Result<()> {
-        self.task.shutdown().await
+        Ok(self.task.shutdown().await?)
     }
 }
 
@@ -48,10 +47,6 @@ pub async fn start(cfg: SenderConfig) -> Result<RunningSender> {
     let fingerprint = identity.fingerprint();
     let bind: SocketAddr = if cfg.peer.is_ipv6() { "[::]:0".parse()? } else { "0.0.0.0:0".parse()? };
     let endpoint = semcom_net::client_endpoint(bind, &identity, &trust).context("QUIC endpoint")?;
-    let listener = tokio::net::TcpListener::bind(cfg.grpc_listen)
-        .await
-        .with_context(|| format!("binding gRPC on {}", cfg.grpc_listen))?;
-    let grpc_addr = listener.local_addr()?;
 
     let jobs = jobs::Jobs::new(cfg.jobs_retained);
     let (queue_tx, queue_rx) = mpsc::channel(QUEUE_DEPTH);
@@ -69,27 +64,15 @@ pub async fn start(cfg: SenderConfig) -> Result<RunningSender> {
     // Requests larger than the image limit plus room for the other fields are cut
     // off by tonic itself; up to that size our own check answers INVALID_ARGUMENT.
     let max_message = cfg.limits.max_input_bytes.saturating_mul(2).saturating_add(1 << 20);
-    let (health_reporter, health) = tonic_health::server::health_reporter();
-    health_reporter.set_serving::<SenderServer<api::SenderApi>>().await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(semcom_proto::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .context("gRPC reflection")?;
+    let grpc = GrpcServer::bind(cfg.grpc_listen, SenderServer::new(api).max_decoding_message_size(max_message)).await?;
+    let grpc_addr = grpc.local_addr();
 
     tracing::info!(%grpc_addr, peer = %cfg.peer, %fingerprint, "sender listening");
     let link_task = tokio::spawn(link.run(queue_rx));
-    let task = ServerTask::spawn(move |stop| async move {
-        let result = tonic::transport::Server::builder()
-            .add_service(health)
-            .add_service(reflection)
-            .add_service(SenderServer::new(api).max_decoding_message_size(max_message))
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stop.wait())
-            .await
-            .context("gRPC server");
+    let task = grpc.spawn(async move {
         link_task.abort();
         endpoint.close(0u32.into(), b"sender shutting down");
         endpoint.wait_idle().await;
-        result
     });
     Ok(RunningSender { grpc_addr, fingerprint, task })
 }

@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 
 use anyhow::{anyhow, Context, Result};
+use semcom_codec::settings::CodecSettings;
 use semcom_codec::stream::{Section, SectionKind};
 use semcom_net::{quinn, read_message, write_frame, write_message, FrameKind, SymbolFrame, MAX_FRAME_SYMBOLS};
 use semcom_proto::v1::wire::{Ack, TransmissionHeader};
@@ -32,6 +33,8 @@ pub(crate) struct Job {
     pub id: String,
     /// Wire id of the codec that produced the frames.
     pub codec: &'static str,
+    /// The codec settings the receiver must share.
+    pub settings: CodecSettings,
     /// The transmission as wire frames (after the in-process channel, if any).
     pub frames: Vec<SymbolFrame>,
 }
@@ -109,16 +112,27 @@ impl Link {
             codec: job.codec.to_owned(),
             total_symbols,
             total_frames: u32::try_from(frames.len()).map_err(|_| anyhow!("too many frames"))?,
+            settings: Some(job.settings),
         };
         self.jobs.update(&job.id, |e| e.state = JobState::Transmitting as i32);
-        write_message(&mut send, &header).await.context("sending header")?;
-        let mut sent = 0u64;
-        for frame in frames {
-            write_frame(&mut send, frame).await.context("sending frame")?;
-            sent += frame.symbols.len() as u64;
-            self.jobs.update(&job.id, |e| e.symbols_sent = sent);
+        let sending = async {
+            write_message(&mut send, &header).await.context("sending header")?;
+            let mut sent = 0u64;
+            for frame in frames {
+                write_frame(&mut send, frame).await.context("sending frame")?;
+                sent += frame.symbols.len() as u64;
+                self.jobs.update(&job.id, |e| e.symbols_sent = sent);
+            }
+            send.finish().context("finishing stream")
+        };
+        if let Err(e) = sending.await {
+            // A receiver that refuses a transmission (say, from its header) replies at
+            // once and stops reading: its reply says why, the broken stream does not.
+            return match read_message::<_, Ack>(&mut recv, MAX_ACK_BYTES).await {
+                Ok(ack) if !ack.stored && ack.transmission_id == job.id => Ok(ack),
+                _ => Err(e),
+            };
         }
-        send.finish().context("finishing stream")?;
         let ack: Ack =
             read_message(&mut recv, MAX_ACK_BYTES).await.context("waiting for the receiver's acknowledgement")?;
         if ack.transmission_id != job.id {

@@ -1,5 +1,6 @@
 //! Mutual TLS between the daemons: a peer whose certificate is not trusted is
 //! refused in both directions, and the receiver keeps serving trusted peers.
+#![allow(clippy::unwrap_used)] // a test that fails should stop loudly
 
 mod common;
 

@@ -11,8 +11,7 @@ use image::RgbImage;
 use semcom_codec::generate::{ClassicalFill, Generator};
 use semcom_codec::semantic::{self, SemanticConfig, SemanticRequest};
 use semcom_codec::softcast::{self, SoftCastConfig};
-use semcom_models::DiffusionSettings;
-use semcom_receiver::GeneratorKind;
+use semcom_models::{DiffusionSettings, GeneratorKind};
 
 use super::jpeg::{JpegCapacity, JpegLdpc};
 use super::method::{deliver, timed, Cell, Method, Outcome, Sent};

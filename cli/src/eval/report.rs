@@ -272,7 +272,7 @@ fn intro(opts: &EvalOptions, images: &[EvalImage], methods: &[String]) -> String
             "`{SEMCOM}` and `{SEMCOM_DIFFUSION}`: the semantic codec with the classical fill and with the diffusion \
              generator ({}, {} DDIM steps from {}, seam {} px, strength {}{}). Same key regions, symbols and channel \
              draw: they differ in the non-key regions only.\n",
-            semcom_receiver::describe_diffusion(d),
+            semcom_models::describe_diffusion(d),
             d.steps,
             if d.start < 1.0 { format!("the classical fill noised to {}·T", d.start) } else { "pure noise".into() },
             d.seam,

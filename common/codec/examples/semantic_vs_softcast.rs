@@ -5,7 +5,7 @@
 //! `SEMCOM_HYBRID=group,alpha_bits,beta_bits,lambda_bits,correction_bits,base_luma,base_chroma,base_cutoff` overrides the key encoder. AWGN over the whole stream (pilots, digital, analog),
 //! pilot-estimated channel, classical fill. Prints per image and SNR: key-region PSNR of
 //! both, whole-image PSNR, MS-SSIM and VSI of both, the semantic split; then the means.
-#![allow(clippy::unwrap_used)] // a test (or example) that fails should stop loudly
+#![allow(clippy::unwrap_used)] // a test or example that fails should stop loudly
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;

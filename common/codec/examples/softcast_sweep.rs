@@ -4,7 +4,7 @@
 //! (defaults 32 and 4). AWGN over the whole stream (pilots, LDPC-coded metadata, analog),
 //! pilot-estimated channel; PSNR averaged over seeds; metadata failures (CRC) are
 //! counted separately and excluded from the mean.
-#![allow(clippy::unwrap_used)] // a test (or example) that fails should stop loudly
+#![allow(clippy::unwrap_used)] // a test or example that fails should stop loudly
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;

@@ -29,6 +29,7 @@ pub mod key;
 pub mod prompt;
 pub mod segment;
 pub mod semantic;
+pub mod settings;
 pub mod softcast;
 pub mod stream;
 

@@ -1,6 +1,6 @@
 //! Separation baselines on the sample images: the JPEG search, JPEG + LDPC + QAM over
 //! seeded AWGN with a pilot-estimated receiver, and the JPEG capacity reference line.
-#![allow(clippy::unwrap_used)] // a test (or example) that fails should stop loudly
+#![allow(clippy::unwrap_used)] // a test or example that fails should stop loudly
 
 use image::{Rgb, RgbImage};
 use rand::{Rng, SeedableRng};

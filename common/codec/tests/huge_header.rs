@@ -1,7 +1,7 @@
 //! A PNG whose IHDR claims 100000×100000 (30 GB as RGB) must be rejected from the header
 //! alone. A counting global allocator records the largest single allocation made while
 //! decoding; it must stay tiny. (Own test binary: the allocator is process-wide.)
-#![allow(clippy::unwrap_used)] // a test (or example) that fails should stop loudly
+#![allow(clippy::unwrap_used)] // a test or example that fails should stop loudly
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,5 +1,5 @@
 //! Untrusted-input handling of `image_io::decode_image`.
-#![allow(clippy::unwrap_used)] // a test (or example) that fails should stop loudly
+#![allow(clippy::unwrap_used)] // a test or example that fails should stop loudly
 
 use semcom_codec::image_io::{decode_image, encode_png, ImageInputError, ImageLimits};
 

@@ -1,5 +1,5 @@
 //! Structured prompt: segments, description, coding, text and repair.
-#![allow(clippy::unwrap_used)] // a test (or example) that fails should stop loudly
+#![allow(clippy::unwrap_used)] // a test or example that fails should stop loudly
 
 use image::{Rgb, RgbImage};
 use semcom_codec::prompt::{

@@ -1,5 +1,5 @@
 //! Segmentation: importance map, ROIs, key mask, key-share rule and mask coding.
-#![allow(clippy::unwrap_used)] // a test (or example) that fails should stop loudly
+#![allow(clippy::unwrap_used)] // a test or example that fails should stop loudly
 
 use image::{Rgb, RgbImage};
 use rand::{Rng, SeedableRng};

@@ -5,7 +5,7 @@
 //! pilot-estimated channel, two seeds each. The margins asserted are below what
 //! `examples/semantic_vs_softcast.rs` measures (notes of issue 4), so noise in one
 //! realisation does not flip them, but a real regression does.
-#![allow(clippy::unwrap_used)] // a test (or example) that fails should stop loudly
+#![allow(clippy::unwrap_used)] // a test or example that fails should stop loudly
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;

@@ -1,7 +1,7 @@
 //! SoftCast end-to-end tests on the sample images: seeded channels from
 //! `semcom_phy::link_channel` (AWGN, Rayleigh block fading, frame erasures) and a
 //! pilot-estimated receiver.
-#![allow(clippy::unwrap_used)] // a test (or example) that fails should stop loudly
+#![allow(clippy::unwrap_used)] // a test or example that fails should stop loudly
 
 use image::RgbImage;
 use rand::{Rng, SeedableRng};

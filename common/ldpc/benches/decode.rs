@@ -8,7 +8,7 @@
 //! base rows reachable from the transmitted columns) and f64 copies of the LLRs.
 //!
 //! cargo bench -p semcom-ldpc --bench decode
-#![allow(clippy::unwrap_used)] // a test (or example) that fails should stop loudly
+#![allow(clippy::unwrap_used)] // a test or example that fails should stop loudly
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use ldpc_toolbox::decoder::factory::{DecoderFactory, DecoderImplementation};

@@ -9,7 +9,7 @@
 //!
 //! Usage: cargo run --release -p semcom-ldpc --example bler_compare -- \
 //!            [bg2|bg1] [Eb/N0 dB ...] [--frames N] [--toolbox NAME|all|none]
-#![allow(clippy::unwrap_used)] // a test (or example) that fails should stop loudly
+#![allow(clippy::unwrap_used)] // a test or example that fails should stop loudly
 
 use std::time::Instant;
 

@@ -1,5 +1,5 @@
 //! End-to-end tests of encoder, rate matching, decoder and transport CRCs.
-#![allow(clippy::unwrap_used)] // a test (or example) that fails should stop loudly
+#![allow(clippy::unwrap_used)] // a test or example that fails should stop loudly
 
 mod common;
 

@@ -1,5 +1,5 @@
 //! Behavioural tests for the full-reference metrics and the combined report.
-#![allow(clippy::unwrap_used)] // a test (or example) that fails should stop loudly
+#![allow(clippy::unwrap_used)] // a test or example that fails should stop loudly
 
 mod common;
 

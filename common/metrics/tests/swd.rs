@@ -1,5 +1,5 @@
 //! Property tests for the multi-scale sliced Wasserstein distance (no reference values exist).
-#![allow(clippy::unwrap_used)] // a test (or example) that fails should stop loudly
+#![allow(clippy::unwrap_used)] // a test or example that fails should stop loudly
 
 mod common;
 

@@ -2,7 +2,7 @@
 //! model files, to evaluate it while training goes on.
 //!
 //! `cargo run --release -p semcom-models --example export_checkpoint -- CHECKPOINT OUT_DIR`
-#![allow(clippy::unwrap_used)] // a test (or example) that fails should stop loudly
+#![allow(clippy::unwrap_used)] // a test or example that fails should stop loudly
 
 use std::path::PathBuf;
 

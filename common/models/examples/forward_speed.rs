@@ -2,7 +2,7 @@
 //! (64×64 patches): median of several passes after a warm-up.
 //!
 //! `cargo run --release -p semcom-models --example forward_speed [runs]` (default 5).
-#![allow(clippy::unwrap_used)] // a test (or example) that fails should stop loudly
+#![allow(clippy::unwrap_used)] // a test or example that fails should stop loudly
 
 use semcom_models::candle::{Device, Tensor};
 use semcom_models::{new_unet_trainable, Conditioning, NoiseRng, UNetConfig};

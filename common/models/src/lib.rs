@@ -5,6 +5,7 @@
 //! candle is a dependency of this crate only; other crates reach it through the
 //! re-exports below.
 
+mod choice;
 pub mod conditions;
 pub mod ddim;
 pub mod embedded;
@@ -19,6 +20,7 @@ pub mod weights;
 pub use candle_core as candle;
 pub use candle_nn;
 
+pub use choice::{describe_diffusion, GeneratorBuildError, GeneratorKind};
 pub use conditions::PatchInputs;
 pub use ddim::{DdimConfig, DdimSampler};
 pub use embedded::{build_generator, DiffusionSettings, LoraMode};

@@ -1,6 +1,6 @@
 //! Tests of the training code (issue 6 "Tests"): the AdamW optimiser, the learning-rate
 //! schedule, the seeded data helpers and `train_diffusion`'s checkpoint/resume.
-#![allow(clippy::unwrap_used)] // a test (or example) that fails should stop loudly
+#![allow(clippy::unwrap_used)] // a test or example that fails should stop loudly
 
 mod support;
 

@@ -1,5 +1,5 @@
 //! Framing over in-memory pipes: the same code paths the QUIC streams use.
-#![allow(clippy::unwrap_used)] // a test (or example) that fails should stop loudly
+#![allow(clippy::unwrap_used)] // a test or example that fails should stop loudly
 
 use semcom_net::{
     read_frame, read_message, write_frame, write_message, Complex32, FrameKind, NetError, SymbolFrame,

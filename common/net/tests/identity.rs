@@ -1,5 +1,5 @@
 //! Node identities on disk.
-#![allow(clippy::unwrap_used)] // a test (or example) that fails should stop loudly
+#![allow(clippy::unwrap_used)] // a test or example that fails should stop loudly
 
 use semcom_net::{Fingerprint, Identity, NetError, PeerTrust, CERT_FILE, KEY_FILE};
 

@@ -1,5 +1,5 @@
 //! Real QUIC over loopback: mutual TLS with pinned fingerprints and with a CA.
-#![allow(clippy::unwrap_used)] // a test (or example) that fails should stop loudly
+#![allow(clippy::unwrap_used)] // a test or example that fails should stop loudly
 
 use std::net::SocketAddr;
 use std::path::Path;

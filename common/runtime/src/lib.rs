@@ -1,13 +1,16 @@
-//! What every semcom daemon shares: layered configuration (TOML file, then
-//! environment variables, then command-line flags), the node's TLS identity and the
-//! peers it trusts, logging, and a shutdown signal.
+//! What every semcom daemon shares: its command line and layered configuration (TOML
+//! file, then environment variables, then command-line flags), the node's TLS identity
+//! and the peers it trusts, logging, the gRPC server with health and reflection, and a
+//! shutdown signal.
 
 mod daemon;
+mod grpc;
 mod settings;
 mod shutdown;
 mod trust;
 
-pub use daemon::{node_credentials, ServerTask, StopSignal};
+pub use daemon::{node_credentials, CommandLine, DaemonArgs, DaemonMain, ServerTask, StopSignal};
+pub use grpc::{GrpcError, GrpcServer};
 pub use settings::{load, ConfigError, Layers};
 pub use shutdown::shutdown_signal;
 pub use trust::{IdentityConfig, TrustConfig};

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -10,6 +11,8 @@ pub enum ConfigError {
     MissingFile { path: PathBuf },
     #[error("invalid configuration: {0}")]
     Invalid(#[from] config::ConfigError),
+    #[error("command-line flags: {0}")]
+    Flags(String),
 }
 
 /// The sources of one daemon's configuration, lowest precedence first: the
@@ -40,6 +43,23 @@ impl Layers {
             self.overrides.push((key.to_owned(), v.to_string()));
         }
         self
+    }
+
+    /// Adds an override for every field of `flags` that was given (is not `None`),
+    /// under the field's serialised name.
+    pub fn set_all(mut self, flags: &impl Serialize) -> Result<Self, ConfigError> {
+        let value = serde_json::to_value(flags).map_err(|e| ConfigError::Flags(e.to_string()))?;
+        let serde_json::Value::Object(fields) = value else {
+            return Err(ConfigError::Flags(format!("flags serialise to {value}, not to a set of fields")));
+        };
+        for (key, value) in fields {
+            match value {
+                serde_json::Value::Null => {}
+                serde_json::Value::String(s) => self.overrides.push((key, s)),
+                other => self.overrides.push((key, other.to_string())),
+            }
+        }
+        Ok(self)
     }
 }
 
@@ -117,6 +137,25 @@ mod tests {
         let cfg: Cfg = load(&layers).expect("load");
         let pins = Trust { pinned: vec!["ab".into(), "cd".into()] };
         assert_eq!(cfg, Cfg { name: "flag".into(), port: 5, inner: Inner { depth: 9 }, trust: pins });
+    }
+
+    /// Flags given as a struct override the keys named by its fields, dotted keys
+    /// included; flags not given leave the layers below alone.
+    #[test]
+    fn flags_set_the_keys_their_fields_name() {
+        #[derive(serde::Serialize)]
+        struct Flags {
+            name: Option<String>,
+            port: Option<u16>,
+            #[serde(rename = "inner.depth")]
+            depth: Option<u32>,
+        }
+        std::env::set_var("SEMCOM_TEST_D__PORT", "5");
+        let flags = Flags { name: Some("flag".into()), port: None, depth: Some(4) };
+        let cfg: Cfg = load(&Layers::new("SEMCOM_TEST_D").set_all(&flags).expect("flags")).expect("load");
+        let expected = Cfg { name: "flag".into(), port: 5, inner: Inner { depth: 4 }, trust: Trust::default() };
+        assert_eq!(cfg, expected);
+        assert!(Layers::new("SEMCOM_TEST_D").set_all(&3).is_err());
     }
 
     #[test]

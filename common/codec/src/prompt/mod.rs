@@ -52,6 +52,7 @@ mod codec;
 mod describe;
 pub mod detail_map;
 mod features;
+mod json;
 mod repair;
 mod segments;
 mod text;
@@ -59,9 +60,10 @@ mod text;
 pub use codec::{decode_prompt, encode_prompt, validate, PromptLimits};
 pub use describe::{describe, PromptDetail};
 pub use features::{texture_features, TEXTURE_FEATURES};
+pub use json::prompt_to_json;
 pub use repair::{safe_prior, Repair, RepairSource, Repaired};
 pub use segments::{non_key_of, segments_of, segments_with, SegmentOptions};
-pub use semcom_proto::v1::prompt::{ColourLayout, SegmentPrompt, StructuredPrompt, TextureStats};
+pub use semcom_wire::v1::prompt::{ColourLayout, SegmentPrompt, StructuredPrompt, TextureStats};
 pub use text::{mean_rgb, render_text};
 
 // Shared with the receiver's colour-layout renderer (crate::generate), which must invert
