@@ -206,5 +206,5 @@ async fn submit_with_semantic_options_and_fetch_saves_mask_and_prompt() {
     assert!((0..40).all(|y| (0..40).all(|x| mask.get_pixel(x, y).0[0] == 255)), "ROI not key");
     let meta: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("fetched.json")).expect("json")).expect("JSON");
-    assert_eq!(meta["codec"], "semcom-v1");
+    assert_eq!(meta["codec"], "semantic-v1");
 }

@@ -279,7 +279,7 @@ mod tests {
             semantic: SemanticConfig::default(),
             generator: classical(),
         };
-        assert!(d.settings("semcom-v1").is_some() && d.settings("softcast-v1").is_some());
+        assert!(d.settings("semantic-v1").is_some() && d.settings("softcast-v1").is_some());
         assert!(d.settings("jpeg").is_none());
         assert!(decode("jpeg", &Received::default(), &d, 8192).is_err());
     }

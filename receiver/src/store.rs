@@ -20,7 +20,7 @@ use tokio::sync::broadcast;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ResultMeta {
     pub id: String,
-    /// Wire id of the codec: "semcom-v1" (semantic) or "softcast-v1".
+    /// Wire id of the codec: "semantic-v1" (semantic) or "softcast-v1".
     pub codec: String,
     /// Generator that filled the non-key regions (semantic codec only).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -46,7 +46,7 @@ async fn semantic_results_store_mask_prompt_and_a_consistent_split() {
     for snr in [10.0, 20.0] {
         clients.set_snr(snr).await.expect("set SNR");
         let d = clients.transmit("astronaut", bytes.clone(), semantic(1.0 / 32.0, snr)).await.expect("delivered");
-        assert_eq!(d.submit.codec, "semcom-v1");
+        assert_eq!(d.submit.codec, "semantic-v1");
         let plan = d.submit.semantic.clone().expect("semantic report");
         let sent = d.submit.split.expect("split");
         // What the sender sends adds up, and fits the budget round(rho*H*W*3).
@@ -57,7 +57,7 @@ async fn semantic_results_store_mask_prompt_and_a_consistent_split() {
         assert!(sent.header_symbols > 0 && sent.analog > 0, "{sent:?}");
 
         let info = d.result.info.clone().expect("info");
-        assert_eq!(info.codec, "semcom-v1");
+        assert_eq!(info.codec, "semantic-v1");
         // The receiver counted the same channel uses, header and prompt included
         // (nothing was lost at these SNRs).
         let got = info.split.expect("split");
@@ -104,7 +104,7 @@ async fn semantic_results_store_mask_prompt_and_a_consistent_split() {
             }
         }
         let meta = read_json(&results.join(format!("{id}.json")));
-        assert_eq!(meta["codec"], "semcom-v1");
+        assert_eq!(meta["codec"], "semantic-v1");
         assert_eq!(meta["generator"], "diffusion-int8");
         assert_eq!(meta["mcs"].as_u64(), Some(u64::from(plan.mcs)));
         assert_eq!(meta["channel_uses"]["total"].as_u64(), Some(sent.total));
@@ -119,7 +119,7 @@ async fn semantic_results_store_mask_prompt_and_a_consistent_split() {
 
     let listed = clients.receiver.list(ListResultsRequest {}).await.expect("list").into_inner();
     assert_eq!(listed.results.len(), 2);
-    assert!(listed.results.iter().all(|r| r.codec == "semcom-v1" && r.semantic.is_some()));
+    assert!(listed.results.iter().all(|r| r.codec == "semantic-v1" && r.semantic.is_some()));
     stack.shutdown().await.expect("clean shutdown");
     let mut expected: Vec<String> = ids.iter().flat_map(|id| semantic_files(id)).collect();
     expected.sort();

@@ -43,7 +43,7 @@ use crate::stream::{
 use header::{parse_preamble, preamble, preamble_mcs, Core, PREAMBLE_BYTES};
 
 /// Codec id on the wire (the transmission header's `codec`).
-pub const CODEC_ID: &str = "semcom-v1";
+pub const CODEC_ID: &str = "semantic-v1";
 
 /// Sender and receiver parameters. Pilots, block size and key encoder must agree at
 /// both ends (they are part of the codec version); the semantic MCS travels in the frame
