@@ -17,7 +17,7 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CodecKind {
-    /// Key regions analog, the rest as a structured prompt (DESIGN §3).
+    /// Key regions analog, the rest as a structured prompt (docs/architecture.md §3).
     #[default]
     Semantic,
     /// Whole-image SoftCast: the baseline.

@@ -68,7 +68,7 @@ pub fn timed<T>(f: impl FnOnce() -> T) -> (T, f64) {
 /// What a receiver shows when it decoded nothing (the digital baselines' convention).
 pub use semcom_codec::baseline::mid_grey;
 
-/// The channel-use budget of a cell, round(ρ·3HW) (DESIGN §2), as the codecs compute it.
+/// The channel-use budget of a cell, round(ρ·3HW) (docs/architecture.md §2), as the codecs compute it.
 pub fn budget(img: &RgbImage, rho: f64) -> usize {
     (rho * 3.0 * f64::from(img.width()) * f64::from(img.height())).round() as usize
 }

@@ -14,7 +14,7 @@
 //! * [`segment`]: importance map, key/non-key block mask, its compact coding.
 //! * [`semantic`]: the semantic codec (key blocks analog, the rest as a prompt).
 //! * [`softcast`]: SoftCast analog transmission of one image over the semcom PHY
-//!   conventions (DESIGN §2): unit average power per complex symbol, ρ = channel uses / (3HW).
+//!   conventions (docs/architecture.md §2): unit average power per complex symbol, ρ = channel uses / (3HW).
 //! * [`stream`]: the transmitted symbol stream (sections, pilots, channel-use split,
 //!   equalisation) every codec shares.
 

@@ -1,4 +1,4 @@
-//! The symbol stream every codec of this crate sends and receives (DESIGN §2): known
+//! The symbol stream every codec of this crate sends and receives (docs/architecture.md §2): known
 //! pilots at the start of every block of L channel uses, then data symbols — first the
 //! digital part (LDPC + QAM), then the analog part.
 //!
@@ -45,7 +45,7 @@ pub struct ChannelUseSplit {
 }
 
 impl ChannelUseSplit {
-    /// Bandwidth ratio actually used, `total / (H·W·3)` (DESIGN §2); 0 for an empty image.
+    /// Bandwidth ratio actually used, `total / (H·W·3)` (docs/architecture.md §2); 0 for an empty image.
     pub fn rho(&self, height: u32, width: u32) -> f64 {
         let px = height as f64 * width as f64;
         if px > 0.0 {

@@ -177,7 +177,7 @@ fn jpeg_ldpc_split_accounts_for_every_channel_use() {
         let count = |k: SectionKind| tx.sections.iter().filter(|g| g.kind == k).map(|g| g.symbols.len()).sum::<usize>();
         assert_eq!((count(SectionKind::Pilot), count(SectionKind::Meta)), (s.pilots, s.meta));
         assert_eq!(count(SectionKind::Analog), 0);
-        // Unit average power (DESIGN §2): pilots and QAM both have power 1.
+        // Unit average power (docs/architecture.md §2): pilots and QAM both have power 1.
         let power = tx.symbols().iter().map(|z| f64::from(z.norm_sqr())).sum::<f64>() / s.total as f64;
         assert!((power - 1.0).abs() < 0.05, "power {power}");
     }

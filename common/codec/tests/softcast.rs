@@ -392,7 +392,7 @@ fn receiver_rejects_malformed_input_without_panicking() {
     assert_eq!(accepted, 0, "{accepted} garbage transmissions accepted");
 }
 
-/// DESIGN §2 block fading: h ~ CN(0, 1) per 1024 symbols (aligned with the pilot
+/// docs/architecture.md §2 block fading: h ~ CN(0, 1) per 1024 symbols (aligned with the pilot
 /// blocks), 10 dB average SNR, pilot-estimated channel per block.
 #[test]
 fn rayleigh_block_fading_with_pilot_estimates() {

@@ -1,5 +1,5 @@
 //! The diffusion generator: the semantic codec's [`Generator`] backend built on the patch
-//! UNet and the DDIM sampler (DESIGN.md §3 "Regeneration", backend 1).
+//! UNet and the DDIM sampler (docs/architecture.md §3 "Regeneration", backend 1).
 
 use candle_core::{Device, Tensor};
 use image::RgbImage;

@@ -1,4 +1,4 @@
-//! semcom's embedded generative model (DESIGN.md §3–4, issue 6): a compact conditional
+//! semcom's embedded generative model (docs/architecture.md §3–4, issue 6): a compact conditional
 //! diffusion UNet written with candle, its noise schedule, a seeded few-step DDIM
 //! inpainting sampler, and safetensors weight I/O.
 //!

@@ -1,4 +1,4 @@
-//! Tests of the embedded diffusion model (DESIGN.md §4, issue 6 "Tests"): tiny UNet
+//! Tests of the embedded diffusion model (docs/architecture.md §4, issue 6 "Tests"): tiny UNet
 //! configurations built here with seeded random weights, written through the real
 //! model-file and adapter writers, loaded through the real loaders and run.
 #![allow(clippy::unwrap_used)] // a test or example that fails should stop loudly

@@ -1,4 +1,4 @@
-//! Wire framing of one transmission stream (DESIGN §5): a length-delimited
+//! Wire framing of one transmission stream (docs/architecture.md §5): a length-delimited
 //! protobuf header, then symbol frames of little-endian I/Q samples.
 //!
 //! Everything works over any `tokio::io::AsyncRead`/`AsyncWrite`, so quinn

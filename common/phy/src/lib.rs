@@ -6,7 +6,7 @@
 //! [`digital`] (bytes over CRC + 5G NR LDPC + QAM), [`link_channel`] (the frame-level
 //! channel the daemons and the evaluation share), [`bits`] (MSB-first bit fields).
 //!
-//! # Conventions (DESIGN §2)
+//! # Conventions (docs/architecture.md §2)
 //!
 //! * Complex baseband. One **channel use** is one complex symbol ([`C32`]).
 //! * Average transmit power is normalised to 1 per complex symbol: every constellation

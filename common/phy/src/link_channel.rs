@@ -5,7 +5,7 @@
 //! channel-sim applies it on the wire and the sender applies it in-process when
 //! told to simulate: the same code gives the same numbers for the same seed.
 //!
-//! Conventions (DESIGN.md §2): y = h·x + n with E|h|² = 1, n ~ CN(0, N0),
+//! Conventions (docs/architecture.md §2): y = h·x + n with E|h|² = 1, n ~ CN(0, N0),
 //! N0 = 10^(−SNR/10), so `snr_db` is the average received Es/N0. Coherence blocks
 //! start at the first symbol of the transmission and run across frame boundaries.
 //! An erased frame still occupies its channel uses (the slot was spent) and the

@@ -112,7 +112,7 @@ pub enum Estimator {
     /// Least squares: `ĥ_LS = Σ_k rx_k·conj(p_k) / P` (unit-modulus pilots). Unbiased,
     /// error `ĥ_LS − h ~ CN(0, N0/P)` independent of `h`: MSE = `N0/P`.
     Ls,
-    /// Linear MMSE for the prior `h ~ CN(0, 1)` (DESIGN §2; also the linear MMSE for the
+    /// Linear MMSE for the prior `h ~ CN(0, 1)` (docs/architecture.md §2; also the linear MMSE for the
     /// random-phase Rician model, which has `E[h] = 0`, `E|h|² = 1`). From
     /// `ĥ_LS = h + e`, `e ~ CN(0, N0/P)`: `ĥ = E|h|²/(E|h|² + N0/P)·ĥ_LS = P/(P + N0)·ĥ_LS`,
     /// MSE = `(N0/P)/(1 + N0/P) = N0/(P + N0)` (< LS, most at low pilot SNR). The error is

@@ -11,7 +11,7 @@ pub mod v1 {
         include!(concat!(env!("OUT_DIR"), "/semcom.v1.wire.rs"));
     }
 
-    /// Structured prompt describing the non-key regions (DESIGN §3).
+    /// Structured prompt describing the non-key regions (docs/architecture.md §3).
     pub mod prompt {
         include!(concat!(env!("OUT_DIR"), "/semcom.v1.prompt.rs"));
     }

@@ -1,7 +1,7 @@
 //! JPEG + LDPC + QAM: the classic separation baseline at one fixed MCS.
 //!
 //! # Sender ([`jpeg_ldpc_encode`])
-//! Budget `B = round(ρ·3HW)` channel uses (DESIGN §2). The pilot pattern comes off the
+//! Budget `B = round(ρ·3HW)` channel uses (docs/architecture.md §2). The pilot pattern comes off the
 //! top exactly as in SoftCast; the data channel uses left carry one transport block of
 //! the digital link (`semcom_phy::digital`, CRC-24A, 5G NR LDPC, Gray QAM at
 //! [`JpegLdpcConfig::mcs`]). Its payload is a [`HEADER_BYTES`]-byte header and the JPEG's

@@ -1,4 +1,4 @@
-//! Separation baselines for the evaluation (DESIGN §6): what a careful engineer gets
+//! Separation baselines for the evaluation (docs/architecture.md §6): what a careful engineer gets
 //! from a standard image codec over the same channel uses and SNR as the semantic codec.
 //!
 //! * [`best_jpeg`]: the strongest JPEG (quality and downscale searched) that fits a

@@ -1,4 +1,4 @@
-//! Regeneration (receiver, DESIGN §3 "Regeneration"): received key pixels + key mask +
+//! Regeneration (receiver, docs/architecture.md §3 "Regeneration"): received key pixels + key mask +
 //! structured prompt → full image.
 //!
 //! A [`Generator`] sees what the receiver decoded, never the original image:

@@ -1,4 +1,4 @@
-//! Key-region encoders (DESIGN §3 "Key regions → latent symbols"): pixels of the key
+//! Key-region encoders (docs/architecture.md §3 "Key regions → latent symbols"): pixels of the key
 //! blocks → analog latent symbols, and back at the receiver.
 //!
 //! An encoder works in two steps so the sender can size the digital link first:

@@ -1,4 +1,4 @@
-//! Structured prompt for the non-key regions (sender side and receiver repair; DESIGN §3
+//! Structured prompt for the non-key regions (sender side and receiver repair; docs/architecture.md §3
 //! "Non-key regions → structured prompt").
 //!
 //! One [`SegmentPrompt`] per non-key segment: its block geometry ([`BlockMask::encode`] of

@@ -1,4 +1,4 @@
-//! Receiver: CRC-failed prompt fields → safe prior (DESIGN §3 "Semantic denoising").
+//! Receiver: CRC-failed prompt fields → safe prior (docs/architecture.md §3 "Semantic denoising").
 
 use super::codec::{check_fields, grid_of, segment_geometry};
 use super::{ColourLayout, PromptLimits, StructuredPrompt, TextureStats, Y_DC_STEP};

@@ -121,7 +121,7 @@ impl BlockMask {
 /// Key share from the analog bandwidth budget and the channel SNR.
 ///
 /// `budget_symbols_per_pixel`: complex channel uses available to the analog key stream
-/// per image pixel (DESIGN §2's ρ is per colour component, so this is `3ρ`); `snr_db`:
+/// per image pixel (docs/architecture.md §2's ρ is per colour component, so this is `3ρ`); `snr_db`:
 /// the channel SNR.
 ///
 /// Rule: `share = budget / ρ_req(SNR)`, clamped to

@@ -1,4 +1,4 @@
-//! Segmentation (sender side, DESIGN §3): which 16×16 blocks are *key* (sent as analog
+//! Segmentation (sender side, docs/architecture.md §3): which 16×16 blocks are *key* (sent as analog
 //! latent symbols) and which are *non-key* (described by a structured prompt and
 //! regenerated at the receiver). Needs no model weights.
 //!

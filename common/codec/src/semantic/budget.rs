@@ -12,7 +12,7 @@ pub const MCS_THRESHOLD_DB: [f64; MCS_TABLE.len()] =
 /// Link adaptation for the semantic part: the fastest MCS up to `max_mcs` whose
 /// threshold is at least `margin_db` below the expected SNR; `default_mcs` when the
 /// SNR is unknown. The margin covers SNR misestimation and fading dips: semantics must
-/// survive where the key symbols are already noisy (DESIGN §2).
+/// survive where the key symbols are already noisy (docs/architecture.md §2).
 pub fn semantic_mcs(snr_db: Option<f64>, margin_db: f64, max_mcs: u8, default_mcs: u8) -> u8 {
     let Some(snr) = snr_db.filter(|s| s.is_finite()) else {
         return default_mcs;

@@ -1,4 +1,4 @@
-//! The semantic codec (DESIGN §3): key blocks as analog latent symbols, non-key segments
+//! The semantic codec (docs/architecture.md §3): key blocks as analog latent symbols, non-key segments
 //! as a structured prompt, both over the semcom PHY; the receiver denoises and
 //! regenerates. One code path for the daemons, the demo and the evaluation command.
 //!

@@ -9,7 +9,7 @@
 //!    [`SoftCastConfig::default`]); chunk edges at `i·H/rows`, so any image size works.
 //! 4. λ_i = mean square of chunk i. log2 λ is quantised uniformly with `lambda_bits` between
 //!    a min and max sent in the metadata (Q8.8). Both ends use only the quantised λ̂.
-//! 5. Budget `B = round(ρ·H·W·3)` channel uses (DESIGN §2). The pilot pattern (P pilots
+//! 5. Budget `B = round(ρ·H·W·3)` channel uses (docs/architecture.md §2). The pilot pattern (P pilots
 //!    at the start of every block of L channel uses) and the metadata (on the digital
 //!    link: CRC-24A, 5G NR LDPC, QPSK at `meta_mcs`) come off the top; chunks are taken
 //!    in decreasing λ order while they fit.

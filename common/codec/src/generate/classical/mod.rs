@@ -1,5 +1,5 @@
 //! Model-free regeneration: base layer or colour layout, texture synthesised from the
-//! prompt's statistics, seam blending (DESIGN §3 "Regeneration", backend 3).
+//! prompt's statistics, seam blending (docs/architecture.md §3 "Regeneration", backend 3).
 //!
 //! Per non-key pixel the output is `base + ramp · strength · texture`:
 //! * **base**: the analog planes when `analog_valid` (they already hold the coarse

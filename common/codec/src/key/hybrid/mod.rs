@@ -5,7 +5,7 @@
 //! Weighting or masking pixels before a full-frame DCT does not move bandwidth to the
 //! key regions: every coefficient still spans the whole frame. A block transform over the
 //! key blocks alone spends the analog symbols only there, but 16×16 blocks compact the
-//! low frequencies poorly (DESIGN §3: 8×8 block DCT loses ≈ 4 dB to full-frame). So the
+//! low frequencies poorly (an 8×8 block DCT loses ≈ 4 dB to a full-frame one on natural images). So the
 //! frequencies whose period is longer than a block go in a full-frame layer (cheap: a
 //! `(2H/b) × (2W/b)` corner of the DCT, `base_cutoff` = 2), and the detail above goes in per-block DCTs of
 //! the residual, only in key blocks. Measured with an idealised prototype on the sample
