@@ -189,12 +189,26 @@ impl LinkChannel {
     /// Applies the channel to one frame in place. A disabled channel leaves the
     /// symbols untouched.
     pub fn apply_frame(&mut self, symbols: &mut [C32]) -> FrameEffect {
+        self.apply_frame_inner(symbols, None)
+    }
+
+    /// [`apply_frame`](Self::apply_frame), also pushing the gain h of every symbol of the
+    /// frame onto `gains` (for perfect-CSI comparisons; a frame can span coherence
+    /// blocks). Draws exactly what `apply_frame` draws.
+    pub fn apply_frame_with_gains(&mut self, symbols: &mut [C32], gains: &mut Vec<C32>) -> FrameEffect {
+        self.apply_frame_inner(symbols, Some(gains))
+    }
+
+    fn apply_frame_inner(&mut self, symbols: &mut [C32], mut gains: Option<&mut Vec<C32>>) -> FrameEffect {
         let mut effect = FrameEffect {
             signal_energy: symbols.iter().map(|s| f64::from(s.norm_sqr())).sum(),
             ..FrameEffect::default()
         };
         if !self.enabled {
             effect.gain_energy = symbols.len() as f64;
+            if let Some(g) = gains.as_mut() {
+                g.extend(std::iter::repeat_n(C32::new(1.0, 0.0), symbols.len()));
+            }
             return effect;
         }
         effect.erased = self.next_erased();
@@ -206,6 +220,9 @@ impl LinkChannel {
                 }
             }
             self.position += 1;
+            if let Some(g) = gains.as_mut() {
+                g.push(self.h);
+            }
             effect.gain_energy += f64::from(self.h.norm_sqr());
             if effect.erased {
                 continue;
@@ -328,5 +345,35 @@ mod tests {
             s
         };
         assert_eq!(run(), run());
+    }
+
+    /// Recording the gains changes nothing the channel draws, and on noiseless-looking
+    /// unit symbols each recorded h is the one applied (frames spanning coherence blocks).
+    #[test]
+    fn recorded_gains_are_the_applied_ones() {
+        let cfg = LinkChannelConfig {
+            fading: FadingKind::Rayleigh,
+            coherence_symbols: 37,
+            snr_db: 80.0,
+            erasure_probability: 0.3,
+            ..LinkChannelConfig::default()
+        };
+        let (mut a, mut b) = (LinkChannel::new(&cfg, 2).expect("channel"), LinkChannel::new(&cfg, 2).expect("channel"));
+        let mut gains = Vec::new();
+        for len in [100, 64, 3, 250] {
+            let (mut x, mut y) = (unit_symbols(len), unit_symbols(len));
+            let ea = a.apply_frame(&mut x);
+            let start = gains.len();
+            let eb = b.apply_frame_with_gains(&mut y, &mut gains);
+            assert_eq!(ea, eb);
+            assert_eq!(x, y);
+            assert_eq!(gains.len(), start + len);
+            if !eb.erased {
+                for (s, h) in y.iter().zip(&gains[start..]) {
+                    assert!((*s - *h).norm() < 1e-3, "{s} vs {h}");
+                }
+            }
+        }
+        assert!(gains.windows(2).any(|w| w[0] != w[1]));
     }
 }
