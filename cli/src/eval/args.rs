@@ -34,8 +34,10 @@ pub struct EvalArgs {
     rho: std::vec::Vec<Rho>,
     /// Methods, comma-separated: semcom (the semantic codec with the classical, model-free
     /// fill), semcom-diffusion (the same codec with the diffusion generator), softcast,
-    /// jpeg-ldpc (one per --mcs), jpeg-ldpc-mcsN, jpeg-capacity.
-    #[arg(long, default_value = "semcom,semcom-diffusion,softcast,jpeg-ldpc,jpeg-capacity", value_parser = parse_methods)]
+    /// softcast-oracle (reference line: idealised SoftCast with perfect CSI and free side
+    /// information), jpeg-ldpc (one per --mcs), jpeg-ldpc-mcsN, jpeg-capacity (reference
+    /// line).
+    #[arg(long, default_value = "semcom,semcom-diffusion,softcast,softcast-oracle,jpeg-ldpc,jpeg-capacity", value_parser = parse_methods)]
     methods: std::vec::Vec<MethodChoice>,
     /// MCS indices (semcom_phy::digital::MCS_TABLE) for jpeg-ldpc.
     #[arg(long, value_delimiter = ',', default_value = "1,3,5,8")]

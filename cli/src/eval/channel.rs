@@ -78,6 +78,18 @@ pub struct ChannelOutput {
 /// Sends a transmission's sections through the channel. Every call with the same spec
 /// draws the same fading, noise and erasures sequence (seeded from `spec.seed`).
 pub fn transmit(sections: &[Section], spec: &ChannelSpec) -> Result<ChannelOutput> {
+    run_frames(sections, spec, None)
+}
+
+/// [`transmit`], also returning the true gain h of every symbol (for the perfect-CSI
+/// reference lines): the same frames, draws and output.
+pub fn transmit_with_gains(sections: &[Section], spec: &ChannelSpec) -> Result<(ChannelOutput, Vec<C32>)> {
+    let mut gains = Vec::new();
+    let out = run_frames(sections, spec, Some(&mut gains))?;
+    Ok((out, gains))
+}
+
+fn run_frames(sections: &[Section], spec: &ChannelSpec, mut gains: Option<&mut Vec<C32>>) -> Result<ChannelOutput> {
     let mut ch = LinkChannel::new(&spec.config(), 0)?;
     let mut stream = Vec::with_capacity(sections.iter().map(|s| s.symbols.len()).sum());
     let mut erased_frames = 0;
@@ -86,7 +98,11 @@ pub fn transmit(sections: &[Section], spec: &ChannelSpec) -> Result<ChannelOutpu
             let start = stream.len();
             stream.extend_from_slice(frame);
             let f = &mut stream[start..];
-            if ch.apply_frame(f).erased {
+            let effect = match gains.as_mut() {
+                Some(g) => ch.apply_frame_with_gains(f, g),
+                None => ch.apply_frame(f),
+            };
+            if effect.erased {
                 f.fill(C32::new(f32::NAN, f32::NAN));
                 erased_frames += 1;
             }
@@ -162,5 +178,22 @@ mod tests {
         ] {
             assert_ne!(s, other);
         }
+    }
+
+    #[test]
+    fn gains_come_with_the_same_output() {
+        let spec = ChannelSpec { kind: ChannelKind::Rayleigh, snr_db: 60.0, coherence: 100, erasure: 0.2, seed: 4 };
+        let a = transmit(&segs(), &spec).unwrap();
+        let (b, gains) = transmit_with_gains(&segs(), &spec).unwrap();
+        assert_eq!(format!("{:?}", a.stream), format!("{:?}", b.stream)); // NaN-safe
+        assert_eq!(a.erased_frames, b.erased_frames);
+        assert_eq!(gains.len(), 3016);
+        // Sent symbols are (1, 0) then (0.5, -0.5): y ≈ h·x where not erased.
+        for (i, (y, h)) in b.stream.iter().zip(&gains).enumerate() {
+            let x = if i < 16 { C32::new(1.0, 0.0) } else { C32::new(0.5, -0.5) };
+            assert!(y.re.is_nan() || (*y - *h * x).norm() < 1e-2, "{i}: {y} vs {h}");
+        }
+        let awgn = ChannelSpec { kind: ChannelKind::Awgn, ..spec };
+        assert!(transmit_with_gains(&segs(), &awgn).unwrap().1.iter().all(|h| *h == C32::new(1.0, 0.0)));
     }
 }

@@ -15,6 +15,7 @@ use semcom_models::{DiffusionSettings, GeneratorKind};
 
 use super::jpeg::{JpegCapacity, JpegLdpc};
 use super::method::{deliver, timed, Cell, Method, Outcome, Sent};
+use super::oracle::{SoftCastOracle, SOFTCAST_ORACLE};
 
 /// semcom's key mask for an image at this ρ and SNR, per pixel (row-major, `true` =
 /// key), and its block share: the region split every method is measured on.
@@ -110,6 +111,9 @@ pub enum MethodChoice {
     SemcomDiffusion,
     /// `softcast`: whole-image SoftCast.
     SoftCast,
+    /// `softcast-oracle`: the idealised-SoftCast reference line (perfect CSI, free side
+    /// information).
+    SoftCastOracle,
     /// `jpeg-ldpc`: one `jpeg-ldpc-mcsN` per MCS of `--mcs`.
     JpegLdpc,
     /// `jpeg-ldpc-mcsN`: JPEG + LDPC at MCS N.
@@ -119,10 +123,11 @@ pub enum MethodChoice {
 }
 
 /// The methods of a sweep unless told otherwise: all of them.
-pub const DEFAULT_METHODS: [MethodChoice; 5] = [
+pub const DEFAULT_METHODS: [MethodChoice; 6] = [
     MethodChoice::Semcom,
     MethodChoice::SemcomDiffusion,
     MethodChoice::SoftCast,
+    MethodChoice::SoftCastOracle,
     MethodChoice::JpegLdpc,
     MethodChoice::JpegCapacity,
 ];
@@ -135,12 +140,13 @@ impl std::str::FromStr for MethodChoice {
             SEMCOM => MethodChoice::Semcom,
             SEMCOM_DIFFUSION => MethodChoice::SemcomDiffusion,
             "softcast" => MethodChoice::SoftCast,
+            SOFTCAST_ORACLE => MethodChoice::SoftCastOracle,
             "jpeg-ldpc" => MethodChoice::JpegLdpc,
             "jpeg-capacity" => MethodChoice::JpegCapacity,
             other => match other.strip_prefix("jpeg-ldpc-mcs").map(str::parse::<u8>) {
                 Some(Ok(m)) => MethodChoice::JpegLdpcMcs(m),
                 _ => bail!(
-                    "unknown method {other:?}: semcom, semcom-diffusion, softcast, jpeg-ldpc (one per --mcs), jpeg-ldpc-mcsN, \
+                    "unknown method {other:?}: semcom, semcom-diffusion, softcast, softcast-oracle, jpeg-ldpc (one per --mcs), jpeg-ldpc-mcsN, \
                      jpeg-capacity"
                 ),
             },
@@ -170,6 +176,7 @@ pub fn build(choices: &[MethodChoice], mcs: &[u8], diffusion: &DiffusionSettings
             MethodChoice::Semcom => add(Box::new(Semcom::classical())),
             MethodChoice::SemcomDiffusion => add(Box::new(Semcom::diffusion(diffusion)?)),
             MethodChoice::SoftCast => add(Box::<SoftCast>::default()),
+            MethodChoice::SoftCastOracle => add(Box::new(SoftCastOracle)),
             MethodChoice::JpegLdpc => {
                 if mcs.is_empty() {
                     bail!("jpeg-ldpc needs at least one MCS (--mcs)");
@@ -217,6 +224,9 @@ mod tests {
             parse_methods(" semcom,,jpeg-ldpc-mcs5, jpeg-ldpc ,").expect("methods"),
             [MethodChoice::Semcom, MethodChoice::JpegLdpcMcs(5), MethodChoice::JpegLdpc]
         );
+        assert_eq!(parse_methods("softcast-oracle").expect("methods"), [MethodChoice::SoftCastOracle]);
+        let at = |c| DEFAULT_METHODS.iter().position(|m| *m == c);
+        assert_eq!(at(MethodChoice::SoftCastOracle), at(MethodChoice::SoftCast).map(|i| i + 1));
         let err = "diffusion".parse::<MethodChoice>().expect_err("unknown");
         assert!(format!("{err:#}").contains("semcom-diffusion"), "{err:#}");
     }

@@ -23,6 +23,7 @@ mod jpeg;
 pub mod method;
 pub mod methods;
 mod options;
+mod oracle;
 pub mod report;
 pub mod rows;
 

@@ -80,8 +80,8 @@ pub struct EvalOptions {
     pub snrs_db: Vec<f64>,
     pub channels: Vec<ChannelKind>,
     pub rhos: Vec<Rho>,
-    /// `semcom`, `semcom-diffusion`, `softcast`, `jpeg-ldpc` (one method per entry of
-    /// `mcs`), `jpeg-ldpc-mcsN`, `jpeg-capacity`.
+    /// `semcom`, `semcom-diffusion`, `softcast`, `softcast-oracle`, `jpeg-ldpc` (one
+    /// method per entry of `mcs`), `jpeg-ldpc-mcsN`, `jpeg-capacity`.
     pub methods: Vec<MethodChoice>,
     pub mcs: Vec<u8>,
     /// The generator of `semcom-diffusion` (default: the embedded int8 model).

@@ -169,7 +169,7 @@ fn write_plots(opts: &EvalOptions, n_images: usize, order: &[String], all: &[Row
                                 mean(rs.map(|r| get(r))).map(|v| (snr, v))
                             })
                             .collect(),
-                        dashed: m == "jpeg-capacity" || m == BEST,
+                        dashed: m == "jpeg-capacity" || m == "softcast-oracle" || m == BEST,
                     })
                     .filter(|s| !s.points.is_empty())
                     .collect();
@@ -261,7 +261,9 @@ fn intro(opts: &EvalOptions, images: &[EvalImage], methods: &[String]) -> String
          Key/non-key regions are semcom's key mask of that image, ρ and SNR, for every method. \
          `{BEST}`: per image and channel draw the fixed-MCS row with the highest PSNR (link \
          adaptation with hindsight, an upper bound on a real MCS choice). `jpeg-capacity` is a \
-         reference line (the best JPEG within k·log2(1+SNR) bits), not a system. SWD (multi-scale \
+         reference line (the best JPEG within k·log2(1+SNR) bits), not a system; so is \
+         `softcast-oracle` (SoftCast with 8×8 chunks, exact λ and means for free, perfect CSI, all k \
+         channel uses analog). SWD (multi-scale \
          sliced Wasserstein distance of 7×7 patches) is lower-better. *failed blocks*: LDPC code blocks that failed their CRC / all blocks; \
          *undecodable*: rows where the receiver reconstructed nothing (mid-grey image).\n"
     );
