@@ -91,7 +91,7 @@ pub(crate) fn to_symbols(mut reals: Vec<f32>) -> Vec<C32> {
 
 /// LLSE estimate of a coefficient of variance λ̂ sent with gain `g`, from its equalised
 /// sample `y` of noise variance `σ²`: `g·λ̂/(g²·λ̂ + σ²)·y`.
-pub(crate) fn llse(g: f64, lambda_hat: f64, sigma2: f64, y: f64) -> f64 {
+fn llse(g: f64, lambda_hat: f64, sigma2: f64, y: f64) -> f64 {
     g * lambda_hat / (g * g * lambda_hat + sigma2) * y
 }
 
@@ -115,5 +115,14 @@ impl AnalogRx<'_> {
         let nv = f64::from(*self.noise_var.get(s)?);
         let gain = f64::from(h.norm_sqr());
         (z.re.is_finite() && z.im.is_finite() && gain > 1e-12 && nv.is_finite()).then(|| (z / h, nv / (2.0 * gain)))
+    }
+
+    /// LLSE estimate of real dimension `t` of the analog stream (the I part of symbol
+    /// `t/2` when `t` is even, the Q part when odd) of a coefficient sent with gain `g`
+    /// and variance `lambda_hat`; `None` when that symbol is lost or missing.
+    pub fn estimate(&self, t: usize, g: f64, lambda_hat: f64) -> Option<f64> {
+        let (y, sigma2) = self.equalised(t / 2)?;
+        let yr = f64::from(if t.is_multiple_of(2) { y.re } else { y.im });
+        Some(llse(g, lambda_hat, sigma2, yr))
     }
 }

@@ -16,7 +16,7 @@
 
 use image::RgbImage;
 
-use crate::analog::{gain, llse, to_symbols, AnalogRx};
+use crate::analog::{gain, to_symbols, AnalogRx};
 use crate::color::{rgb_to_ycbcr, ycbcr_to_rgb, Planes};
 use crate::dct::Dct2d;
 use crate::error::CodecError;
@@ -179,9 +179,8 @@ fn estimate_coefficients(side: &OracleSide, received: &[C32], gains: &[C32], n0:
     for c in &side.chunks {
         let plane = &mut coeffs[c.channel];
         for i in c.indices(w) {
-            if let Some((y, sigma2)) = rx.equalised(t / 2) {
-                let yr = if t.is_multiple_of(2) { y.re } else { y.im };
-                plane[i] = llse(c.gain, c.lambda, sigma2, f64::from(yr)) as f32;
+            if let Some(x) = rx.estimate(t, c.gain, c.lambda) {
+                plane[i] = x as f32;
             }
             t += 1;
         }

@@ -54,7 +54,7 @@ use semcom_phy::bits::{pack, unpack};
 use semcom_phy::digital::{self, Mcs};
 use semcom_phy::mapping::DemapMethod;
 
-use crate::analog::{llse, to_symbols, AnalogRx, LambdaQuant};
+use crate::analog::{to_symbols, AnalogRx, LambdaQuant};
 use crate::color::{rgb_to_ycbcr, ycbcr_to_rgb, Planes};
 use crate::dct::Dct2d;
 use crate::error::CodecError;
@@ -362,16 +362,14 @@ pub fn decode(rx: &Received, cfg: &SoftCastConfig) -> Result<Reconstruction, Cod
         let plane = &mut coeffs[c.channel];
         for idx in c.indices(ww).take(count) {
             let s = t / 2;
-            // Equalised sample and its per-real-dimension noise variance; None for a
-            // lost or missing symbol.
-            let sample = analog_rx.equalised(s);
-            if sample.is_none() && s != last_symbol_checked {
+            // None for a lost or missing symbol (counted once for its two dimensions).
+            let estimate = analog_rx.estimate(t, g, lam);
+            if estimate.is_none() && s != last_symbol_checked {
                 erased += 1;
             }
             last_symbol_checked = s;
-            if let Some((y, sigma2)) = sample {
-                let yr = if t & 1 == 0 { y.re } else { y.im } as f64;
-                plane[idx] = llse(g, lam, sigma2, yr) as f32;
+            if let Some(x) = estimate {
+                plane[idx] = x as f32;
             }
             t += 1;
         }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use super::layout::{Coef, Layout};
 use super::side::{correction_index, fit_separable, read_side, write_side, SeparableFit, Side, Variances};
 use super::{HybridDct, HYBRID_ID};
-use crate::analog::{gain, llse, to_symbols, AnalogRx, LambdaQuant};
+use crate::analog::{gain, to_symbols, AnalogRx, LambdaQuant};
 use crate::color::Planes;
 use crate::dct::Dct2d;
 use crate::key::{KeyDecoded, KeyEncoder, KeyError, KeySymbols, Prepared};
@@ -262,14 +262,12 @@ impl KeyEncoder for HybridDct {
                     return;
                 }
                 n += 1;
-                let s = t / 2;
-                let sample = rx.equalised(s);
-                if t.is_multiple_of(2) && sample.is_none() {
+                let estimate = rx.estimate(t, g, lam);
+                if t.is_multiple_of(2) && estimate.is_none() {
                     erased += 1;
                 }
-                if let Some((y, sigma2)) = sample {
-                    let yr = f64::from(if t.is_multiple_of(2) { y.re } else { y.im });
-                    let x = llse(g, lam, sigma2, yr) as f32;
+                if let Some(x) = estimate {
+                    let x = x as f32;
                     match c {
                         Coef::Frame(j) => frame[chunk.channel][j] = x,
                         Coef::Block(b, j) => residual[chunk.channel][b][j] = x,
